@@ -1,0 +1,1 @@
+"""Complaints service: the six-step workflow with tier-based SLAs (contract.md: crm.complaints.v1)."""

@@ -1,0 +1,1 @@
+"""The project's own chassis: events, outbox, inbox, consumers, settings, health, local stack."""

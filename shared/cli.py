@@ -1,0 +1,183 @@
+"""`crm`: run the stack, one service, migrations, topics, schemas, tests."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from shared.stack import ROOT, SERVICES, Stack
+
+app = typer.Typer(help="Event-driven CRM backend: customers, grading, complaints, notifier.", no_args_is_help=True)
+console = Console()
+SCHEMA_DIR = ROOT / "shared" / "schemas"
+DEFAULT_DATA = ROOT / ".crm"
+
+
+def _build(service: str):  # type: ignore[no-untyped-def]
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    return importlib.import_module(f"services.{service}.app").build
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where PostgreSQL data and logs live")] = DEFAULT_DATA,
+    pg_port: Annotated[int, typer.Option(help="Port of the embedded PostgreSQL")] = 55432,
+    broker_port: Annotated[int, typer.Option(help="Port of the local Tansu broker")] = 19092,
+) -> None:
+    """Start the whole stack: PostgreSQL and broker (embedded unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS
+    are set), topics, migrations, the four services. Ctrl-C (or `crm down`) stops everything it started."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = data_dir / "stack.pid"
+    stack = Stack(
+        data_dir=data_dir,
+        database_url=os.environ.get("DATABASE_URL"),
+        kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        pg_port=pg_port,
+        broker_port=broker_port,
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    started = time.monotonic()
+    try:
+        pid_file.write_text(str(os.getpid()))
+        with console.status("starting PostgreSQL and the broker"):
+            stack.start_infrastructure()
+        with console.status("migrating"):
+            stack.migrate()
+        with console.status("starting services"):
+            stack.start_services()
+        console.print(f"[green]CRM stack ready in {time.monotonic() - started:.1f}s[/green]")
+        for name, svc in stack.services.items():
+            console.print(f"  {name:<11} {svc.url}  (OpenAPI {svc.url}/docs, log {svc.log})", soft_wrap=True)
+        console.print(f"PostgreSQL: {stack.database_url}\nKafka bootstrap: {stack.kafka_bootstrap}")
+        console.print("Ctrl-C or `./crm down` stops everything.")
+        while True:
+            for name, svc in stack.services.items():
+                if svc.proc and svc.proc.poll() is not None:
+                    console.print(f"[red]{name} exited ({svc.proc.returncode}); restarting[/red]")
+                    svc.start()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with console.status("stopping"):
+            stack.stop()
+        pid_file.unlink(missing_ok=True)
+        console.print("stopped")
+
+
+@app.command()
+def down(data_dir: Annotated[Path, typer.Option()] = DEFAULT_DATA) -> None:
+    """Stop a stack started by `crm up`."""
+    pid_file = data_dir / "stack.pid"
+    if not pid_file.exists():
+        console.print("no stack running")
+        raise typer.Exit(0)
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        console.print("no stack running")
+        return
+    for _ in range(120):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            console.print("stopped")
+            return
+        time.sleep(0.5)
+    console.print("[red]the stack did not stop within 60 s[/red]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(service: str) -> None:
+    """Run one service in this process (settings from environment variables)."""
+    import uvicorn
+
+    build = _build(service)
+    application = build()
+    settings = application.state.runtime.settings
+    uvicorn.run(
+        application,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(services: Annotated[Optional[list[str]], typer.Argument()] = None) -> None:
+    """Migrate services' databases to head (URLs from <SERVICE>_DATABASE_URL)."""
+    from shared.migrations import upgrade
+
+    for name in services or list(SERVICES):
+        settings = importlib.import_module(f"services.{name}.settings")
+        cls = next(v for k, v in vars(settings).items() if k.endswith("Settings") and k != "ServiceSettings")
+        upgrade(name, cls().database_url)
+        console.print(f"{name}: migrated")
+
+
+@app.command()
+def topics(
+    bootstrap: Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+    partitions: int = 6,
+    prefix: Annotated[str, typer.Option(envvar="CRM_TOPIC_PREFIX")] = "",
+) -> None:
+    """Create the contract's topics and their .dlq twins."""
+    from shared.local import create_topics
+
+    for name in asyncio.run(create_topics(bootstrap, prefix=prefix, partitions=partitions)):
+        console.print(name)
+
+
+@app.command()
+def schemas(check: Annotated[bool, typer.Option(help="Fail if the committed schemas differ")] = False) -> None:
+    """Write the JSON Schemas of every event (shared/schemas) from the models."""
+    from shared.events import EVENT_TYPES, json_schema
+
+    stale = []
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for event_type in EVENT_TYPES:
+        path = SCHEMA_DIR / f"{event_type}.json"
+        text = json.dumps(json_schema(event_type), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path.name)
+        else:
+            path.write_text(text)
+    if stale:
+        console.print(f"[red]schemas out of date: {', '.join(stale)}; run `crm schemas`[/red]")
+        raise typer.Exit(1)
+    console.print("schemas up to date" if check else f"wrote {len(EVENT_TYPES)} schemas to {SCHEMA_DIR}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the test suite (real PostgreSQL and broker are started if not given)."""
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=ROOT))
+
+
+if __name__ == "__main__":
+    app()
