@@ -24,7 +24,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import events
+from shared import events, faults
 from shared.db import outbox
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 from shared.settings import ServiceSettings
@@ -106,7 +106,9 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_BACKLOG.labels(self._settings.service).set(0)
                 return 0
+            faults.reach(self._settings.fault_point, "relay.before_publish")
             await self._publish(rows)
+            faults.reach(self._settings.fault_point, "relay.after_publish")
             await session.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_([r.id for r in rows]))

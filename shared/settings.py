@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = 0.2
     publish_timeout_seconds: float = 10.0
+    # Chaos testing only: the name of a fault point at which the process kills itself (see shared/faults.py).
+    fault_point: str = ""
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
