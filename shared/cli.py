@@ -173,6 +173,21 @@ def schemas(check: Annotated[bool, typer.Option(help="Fail if the committed sche
     console.print("schemas up to date" if check else f"wrote {len(EVENT_TYPES)} schemas to {SCHEMA_DIR}")
 
 
+@app.command()
+def token(
+    user: Annotated[str, typer.Argument(help="The user id (a rep id for reps)")],
+    role: Annotated[str, typer.Option(help="rep | manager | admin")] = "rep",
+    team: Annotated[Optional[str], typer.Option(help="Team id (required for rep and manager)")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 8 * 3600,
+) -> None:
+    """Mint a bearer token signed with CRM_AUTH_SECRET (for local use and scripts)."""
+    from shared.auth import decode, mint
+
+    value = mint(user, role, team, ttl=ttl)  # type: ignore[arg-type]
+    decode(value)  # refuse to print a token the services would reject
+    print(value)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """Run the test suite (real PostgreSQL and broker are started if not given)."""

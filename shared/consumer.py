@@ -47,6 +47,14 @@ from shared.topics import dlq
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+# A batched handler takes every event of the batch routed to it, in order: list[(envelope, data)].
+BatchHandler = Callable[[AsyncSession, list[tuple[CloudEvent, Any]]], Awaitable[None]]
+
+
+def batched(fn: BatchHandler) -> Handler:
+    """Mark a handler as set-based: it is called once per batch with all its events (for throughput)."""
+    fn.batched = True  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -229,10 +237,17 @@ class EventConsumer:
         duplicates = len(batch) - len(claimed)
         if duplicates:
             EVENTS_DUPLICATE.labels(self.settings.service, self.topic).inc(duplicates)
+        groups: dict[Any, list[tuple[CloudEvent, Any]]] = {}
         for event_id, item in unique.items():
-            if event_id in claimed:
+            if event_id not in claimed:
+                continue
+            if getattr(item.handler, "batched", False):
+                groups.setdefault(item.handler, []).append((item.envelope, item.data))
+            else:
                 await item.handler(session, item.envelope, item.data)
-                EVENTS_CONSUMED.labels(self.settings.service, item.record.topic, item.envelope.type).inc()
+            EVENTS_CONSUMED.labels(self.settings.service, item.record.topic, item.envelope.type).inc()
+        for handler, group in groups.items():
+            await handler(session, group)
 
     async def dead_letter(self, poison: list[tuple[ConsumerRecord, InvalidEvent]]) -> None:
         futures = []

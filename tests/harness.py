@@ -150,5 +150,15 @@ def event_bytes(data: events.EventData, *, event_id: str | None = None, source: 
     return (getattr(data, "customer_id", "k")).encode(), events.encode(event)
 
 
+def auth(user: str = "admin", role: str = "admin", team: str | None = None) -> dict[str, str]:
+    """Authorization header for a user (tests share the services' default CRM_AUTH_SECRET)."""
+    from shared.auth import mint
+
+    return {"Authorization": f"Bearer {mint(user, role, team)}"}  # type: ignore[arg-type]
+
+
+ADMIN = auth()
+
+
 def cloud_events(records: list[Any]) -> list[dict]:
     return [json.loads(r.value) for r in records]
