@@ -58,7 +58,8 @@ class World:
             "CRM_TOPIC_PREFIX": self.prefix,
             f"{p}_LOG_JSON": "true",
             f"{p}_RETRY_MAX_SECONDS": "1",
-            **{k if k.startswith(p) else f"{p}_{k}": v for k, v in overrides.items()},
+            # keys are suffixed to the service prefix (FAULT_POINT -> GRADING_FAULT_POINT) except global CRM_* ones
+            **{k if k.startswith((f"{p}_", "CRM_")) else f"{p}_{k}": v for k, v in overrides.items()},
         }
 
     async def prepare(self, *services: str) -> None:
