@@ -28,11 +28,9 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import events
-from shared.db import inbox
 from shared.events import CloudEvent, EventData, InvalidEvent
 from shared.metrics import (
     BATCH_SECONDS,
@@ -63,6 +61,14 @@ class Received:
     envelope: CloudEvent
     data: EventData
     handler: Handler
+
+
+# One cached statement claims a whole batch of event ids; those returned are new (not yet applied).
+CLAIM = sa.text(
+    "INSERT INTO inbox (consumer, event_id, event_type) "
+    "SELECT :consumer, e, t FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[])) AS u(e, t) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 class Stopping(Exception):
@@ -222,15 +228,12 @@ class EventConsumer:
         claimed = set(
             (
                 await session.execute(
-                    pg.insert(inbox)
-                    .values(
-                        [
-                            {"consumer": self.consumer_name, "event_id": i.envelope.id, "event_type": i.envelope.type}
-                            for i in unique.values()
-                        ]
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
+                    CLAIM,
+                    {
+                        "consumer": self.consumer_name,
+                        "ids": list(unique),
+                        "types": [i.envelope.type for i in unique.values()],
+                    },
                 )
             ).scalars()
         )
