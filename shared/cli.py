@@ -188,6 +188,17 @@ def token(
     print(value)
 
 
+@app.command()
+def bench(
+    scale: Annotated[str, typer.Option(help="small (quick check) or full (the figures of record)")] = "full",
+    only: Annotated[Optional[list[str]], typer.Argument(help="Run only benchmarks whose name contains one of these")] = None,
+) -> None:
+    """Run every benchmark in bench/ and write docs/benchmarks.md."""
+    from bench.run_all import run
+
+    raise typer.Exit(1 if run(scale, only) else 0)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """Run the test suite (real PostgreSQL and broker are started if not given)."""
