@@ -40,6 +40,9 @@ RUN groupadd --system --gid 10001 crm \
 COPY --from=build /opt/venv /opt/venv
 
 WORKDIR /app
+# The default policies; mount another file and point CRM_POLICY_FILE at it to change them.
+COPY config/policy.toml /app/config/policy.toml
+ENV CRM_POLICY_FILE=/app/config/policy.toml
 USER crm:crm
 
 # Default HTTP ports of customers, grading, complaints, notifier.
