@@ -9,14 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.complaints import service
 from services.complaints.service import Complaints
 from shared import read_models
-from shared.consumer import Handler
+from shared.consumer import Handler, batched
 from shared.events import CloudEvent, TierChanged
 
 
 def tier_changed(ctx: Complaints) -> Handler:
-    async def on_tier_changed(session: AsyncSession, envelope: CloudEvent, change: TierChanged) -> None:
-        await read_models.tier_changed(session, envelope, change)
+    @batched
+    async def on_tier_changed(session: AsyncSession, batch: list[tuple[CloudEvent, TierChanged]]) -> None:
+        await read_models.tier_changed(session, batch)
         if ctx.policy.on_tier_change == "follow_current_tier":
-            await service.follow_tier(session, ctx=ctx, customer_id=change.customer_id, now=datetime.now(timezone.utc))
+            now = datetime.now(timezone.utc)
+            for customer_id in dict.fromkeys(change.customer_id for _, change in batch):
+                await service.follow_tier(session, ctx=ctx, customer_id=customer_id, now=now)
 
     return on_tier_changed
