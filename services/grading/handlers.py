@@ -1,63 +1,170 @@
-"""Event handlers of the grading service: keep the per-customer money facts that tiers are computed from."""
+"""Event handlers: keep the money facts per customer (set-based, one statement per batch) and re-grade who moved.
+
+Grading happens in the consumer's transaction, so a TierChanged is staged in
+the outbox together with the facts that caused it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grading.tables import customer_metrics, orders
-from shared.events import CloudEvent, CustomerUpdated, OrderPlaced
+from services.grading import evaluation
+from services.grading.policy import GradingPolicy
+from shared.consumer import BatchHandler, batched
+from shared.events import CloudEvent, CustomerUpdated, OrderPlaced, PaymentReceived
+
+Batch = list[tuple[CloudEvent, object]]
+
+# Orders counted once by order_id (an ERP may resend an order under a new event id); counters follow the new rows.
+RECORD_ORDERS = sa.text(
+    """
+    WITH incoming AS (
+        SELECT DISTINCT ON (order_id) *
+        FROM unnest(CAST(:order_id AS text[]), CAST(:customer_id AS text[]), CAST(:amount AS numeric[]),
+                    CAST(:cost AS numeric[]), CAST(:placed_at AS timestamptz[]), CAST(:payment_due AS date[]))
+             AS t(order_id, customer_id, amount, cost, placed_at, payment_due)
+        ORDER BY order_id
+    ),
+    recorded AS (
+        INSERT INTO grading_orders (order_id, customer_id, amount, cost, placed_at, payment_due)
+        SELECT * FROM incoming
+        ON CONFLICT (order_id) DO NOTHING
+        RETURNING order_id, customer_id, amount, placed_at
+    )
+    INSERT INTO grading_customer_metrics AS m (customer_id, order_count, purchases_total, last_order_at)
+    SELECT customer_id, count(*), sum(amount), max(placed_at) FROM recorded GROUP BY customer_id ORDER BY customer_id
+    ON CONFLICT (customer_id) DO UPDATE SET
+        order_count = m.order_count + excluded.order_count,
+        purchases_total = m.purchases_total + excluded.purchases_total,
+        last_order_at = greatest(m.last_order_at, excluded.last_order_at)
+    RETURNING customer_id
+    """
+)
+
+RECORD_PAYMENTS = sa.text(
+    """
+    INSERT INTO grading_payments (payment_id, order_id, customer_id, amount, paid_at)
+    SELECT DISTINCT ON (payment_id) *
+    FROM unnest(CAST(:payment_id AS text[]), CAST(:order_id AS text[]), CAST(:customer_id AS text[]),
+                CAST(:amount AS numeric[]), CAST(:paid_at AS timestamptz[])) AS t(payment_id, order_id, customer_id, amount, paid_at)
+    ORDER BY payment_id
+    ON CONFLICT (payment_id) DO NOTHING
+    RETURNING order_id
+    """
+)
+
+# Paid amount and the moment payments first covered the order, from all payments of these orders.
+SETTLE_ORDERS = sa.text(
+    """
+    WITH running AS (
+        SELECT p.order_id, p.paid_at,
+               sum(p.amount) OVER (PARTITION BY p.order_id ORDER BY p.paid_at, p.payment_id) AS paid
+        FROM grading_payments p WHERE p.order_id = ANY(CAST(:order_ids AS text[]))
+    ),
+    totals AS (
+        SELECT r.order_id, max(r.paid) AS paid, min(r.paid_at) FILTER (WHERE r.paid >= o.amount) AS settled_at
+        FROM running r JOIN grading_orders o ON o.order_id = r.order_id
+        GROUP BY r.order_id
+    )
+    UPDATE grading_orders o SET paid_amount = t.paid, settled_at = t.settled_at
+    FROM totals t WHERE o.order_id = t.order_id
+    """
+)
+
+ENSURE_CUSTOMERS = sa.text(
+    """
+    INSERT INTO grading_customer_metrics (customer_id)
+    SELECT DISTINCT unnest(CAST(:customer_id AS text[])) ORDER BY 1
+    ON CONFLICT (customer_id) DO NOTHING
+    """
+)
+
+# Snapshots carry a revision: an older one never overwrites a newer one.
+RECORD_CUSTOMERS = sa.text(
+    """
+    INSERT INTO grading_customer_metrics AS m
+        (customer_id, team_id, owner_rep_id, strategic_partner, high_potential, customer_revision)
+    SELECT DISTINCT ON (customer_id) *
+    FROM unnest(CAST(:customer_id AS text[]), CAST(:team_id AS text[]), CAST(:owner_rep_id AS text[]),
+                CAST(:strategic_partner AS boolean[]), CAST(:high_potential AS boolean[]), CAST(:revision AS int[]))
+         AS t(customer_id, team_id, owner_rep_id, strategic_partner, high_potential, revision)
+    ORDER BY customer_id, revision DESC
+    ON CONFLICT (customer_id) DO UPDATE SET
+        team_id = excluded.team_id, owner_rep_id = excluded.owner_rep_id,
+        strategic_partner = excluded.strategic_partner, high_potential = excluded.high_potential,
+        customer_revision = excluded.customer_revision
+    WHERE m.customer_revision < excluded.customer_revision
+    RETURNING customer_id
+    """
+)
 
 
-async def order_placed(session: AsyncSession, _: CloudEvent, order: OrderPlaced) -> None:
-    # An order counts once even if a producer sends it again under a new event id.
-    inserted = await session.scalar(
-        pg.insert(orders)
-        .values(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            amount=order.amount,
-            cost=order.cost,
-            placed_at=order.placed_at,
-            payment_due=order.payment_due,
-        )
-        .on_conflict_do_nothing()
-        .returning(orders.c.order_id)
-    )
-    if inserted is None:
-        return
-    stmt = pg.insert(customer_metrics).values(
-        customer_id=order.customer_id, order_count=1, purchases_total=order.amount, last_order_at=order.placed_at
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[customer_metrics.c.customer_id],
-            set_={
-                "order_count": customer_metrics.c.order_count + 1,
-                "purchases_total": customer_metrics.c.purchases_total + stmt.excluded.purchases_total,
-                "last_order_at": sa.func.greatest(customer_metrics.c.last_order_at, stmt.excluded.last_order_at),
-            },
-        )
-    )
+def build_handlers(policy: Callable[[], GradingPolicy]) -> dict[str, BatchHandler]:
+    """The batched handlers, bound to the grading policy loaded at start-up."""
 
+    @batched
+    async def order_placed(session: AsyncSession, batch: Batch) -> None:
+        orders: list[OrderPlaced] = [data for _, data in batch]  # type: ignore[misc]
+        touched = (
+            await session.execute(
+                RECORD_ORDERS,
+                {
+                    "order_id": [o.order_id for o in orders],
+                    "customer_id": [o.customer_id for o in orders],
+                    "amount": [o.amount for o in orders],
+                    "cost": [o.cost for o in orders],
+                    "placed_at": [o.placed_at for o in orders],
+                    "payment_due": [o.payment_due for o in orders],
+                },
+            )
+        ).scalars().all()
+        if not touched:
+            return
+        # a payment may have arrived before its order
+        await session.execute(SETTLE_ORDERS, {"order_ids": [o.order_id for o in orders]})
+        await evaluation.evaluate(session, policy=policy(), customer_ids=list(touched))
 
-async def customer_updated(session: AsyncSession, _: CloudEvent, customer: CustomerUpdated) -> None:
-    stmt = pg.insert(customer_metrics).values(
-        customer_id=customer.customer_id,
-        strategic_partner=customer.strategic_partner,
-        high_potential=customer.high_potential,
-        customer_revision=customer.revision,
-    )
-    # An older snapshot never overwrites a newer one.
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[customer_metrics.c.customer_id],
-            set_={
-                "strategic_partner": stmt.excluded.strategic_partner,
-                "high_potential": stmt.excluded.high_potential,
-                "customer_revision": stmt.excluded.customer_revision,
-            },
-            where=customer_metrics.c.customer_revision < stmt.excluded.customer_revision,
-        )
-    )
+    @batched
+    async def payment_received(session: AsyncSession, batch: Batch) -> None:
+        paid: list[PaymentReceived] = [data for _, data in batch]  # type: ignore[misc]
+        recorded = (
+            await session.execute(
+                RECORD_PAYMENTS,
+                {
+                    "payment_id": [p.payment_id for p in paid],
+                    "order_id": [p.order_id for p in paid],
+                    "customer_id": [p.customer_id for p in paid],
+                    "amount": [p.amount for p in paid],
+                    "paid_at": [p.paid_at for p in paid],
+                },
+            )
+        ).scalars().all()
+        if not recorded:
+            return
+        await session.execute(SETTLE_ORDERS, {"order_ids": sorted(set(recorded))})
+        customers = sorted({p.customer_id for p in paid})
+        await session.execute(ENSURE_CUSTOMERS, {"customer_id": customers})
+        await evaluation.evaluate(session, policy=policy(), customer_ids=customers)
+
+    @batched
+    async def customer_updated(session: AsyncSession, batch: Batch) -> None:
+        cards: list[CustomerUpdated] = [data for _, data in batch]  # type: ignore[misc]
+        changed = (
+            await session.execute(
+                RECORD_CUSTOMERS,
+                {
+                    "customer_id": [c.customer_id for c in cards],
+                    "team_id": [c.team_id for c in cards],
+                    "owner_rep_id": [c.owner_rep_id for c in cards],
+                    "strategic_partner": [c.strategic_partner for c in cards],
+                    "high_potential": [c.high_potential for c in cards],
+                    "revision": [c.revision for c in cards],
+                },
+            )
+        ).scalars().all()
+        await evaluation.evaluate(session, policy=policy(), customer_ids=list(changed))
+
+    return {"OrderPlaced": order_placed, "PaymentReceived": payment_received, "CustomerUpdated": customer_updated}

@@ -1,0 +1,370 @@
+"""Set-based evaluation: metrics, score, policy, tier and TierChanged for many customers in one SQL statement.
+
+The rules are those of domain.py, written as SQL so that a recompute over a
+million customers runs inside PostgreSQL (no Python loop over rows). The
+statement is layered:
+  facts   -> windowed money and payment facts per customer (one scan of orders)
+  scored  -> credit rating, 100-point score, business unit, policy name
+  graded  -> computed tier and reason under the customer's policy
+  final   -> override / subjective grade applied (the effective tier)
+and an UPDATE of grading_customer_metrics whose RETURNING feeds the tier
+history and the outbox, only for customers whose tier changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grading.policy import (
+    GradingPolicy,
+    RanksPolicy,
+    ScorePolicy,
+    SubjectivePolicy,
+    ThresholdsPolicy,
+)
+from shared import topics
+
+SOURCE = "crm/grading"
+MONEY_TEXT = "'FM9999999999999990.00'"
+RECOMPUTE_LOCK = 0x6772_6164  # advisory lock: one full recompute at a time across replicas
+
+
+@dataclass
+class Sql:
+    """Collects bind parameters while SQL text is assembled (every literal from the policy is bound)."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any, sql_type: str) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"CAST(:{name} AS {sql_type})"
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: datetime
+    tz: str
+
+    @property
+    def today(self) -> date:
+        from zoneinfo import ZoneInfo
+
+        return self.now.astimezone(ZoneInfo(self.tz)).date()
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def facts_sql(q: Sql, policy: GradingPolicy, clock: Clock, *, scoped: bool) -> str:
+    """Windowed facts per customer: purchases and profit over 12/24 months, payment timeliness."""
+    now = q.bind(clock.now, "timestamptz")
+    t12, t24 = f"({now} - interval '12 months')", f"({now} - interval '24 months')"
+    today = q.bind(clock.today, "date")
+    d12 = f"({today} - interval '12 months')::date"
+    tz = q.bind(policy.timezone, "text")
+    margin = q.bind(policy.assumed_margin, "numeric")
+    only = "AND o.customer_id = ANY(CAST(:ids AS text[]))" if scoped else ""
+    where = "WHERE c.customer_id = ANY(CAST(:ids AS text[]))" if scoped else ""
+    return f"""
+    SELECT c.customer_id, c.order_count, c.strategic_partner, c.high_potential, c.subjective_tier, c.team_id,
+           coalesce(a.purchases_12m, 0.00) AS purchases_12m, coalesce(a.purchases_24m, 0.00) AS purchases_24m,
+           coalesce(a.profit_12m, 0.00) AS profit_12m, coalesce(a.profit_24m, 0.00) AS profit_24m,
+           coalesce(a.payments_due_12m, 0) AS payments_due_12m, a.on_time_ratio,
+           coalesce(a.avg_days_late, 0) AS avg_days_late
+    FROM grading_customer_metrics c
+    LEFT JOIN (
+        SELECT o.customer_id,
+               sum(o.amount) FILTER (WHERE o.placed_at > {t12}) AS purchases_12m,
+               sum(o.amount) FILTER (WHERE o.placed_at > {t24}) AS purchases_24m,
+               round(sum(o.profit) FILTER (WHERE o.placed_at > {t12}), 2) AS profit_12m,
+               round(sum(o.profit) FILTER (WHERE o.placed_at > {t24}), 2) AS profit_24m,
+               count(*) FILTER (WHERE o.due_counted) AS payments_due_12m,
+               avg(CASE WHEN o.days_late > 0 THEN 0.0 ELSE 1.0 END) FILTER (WHERE o.due_counted)::float8 AS on_time_ratio,
+               avg(o.days_late) FILTER (WHERE o.due_counted AND o.days_late > 0)::float8 AS avg_days_late
+        FROM (
+            SELECT o.customer_id, o.amount, o.placed_at,
+                   coalesce(o.amount - o.cost, o.amount * {margin}) AS profit,
+                   (o.payment_due IS NOT NULL AND o.payment_due > {d12}
+                    AND (o.settled_at IS NOT NULL OR o.payment_due < {today})) AS due_counted,
+                   CASE WHEN o.settled_at IS NOT NULL THEN (o.settled_at AT TIME ZONE {tz})::date - o.payment_due
+                        ELSE {today} - o.payment_due END AS days_late
+            FROM grading_orders o
+            WHERE (o.placed_at > {t24} OR o.payment_due > {d12}) {only}
+        ) o
+        GROUP BY o.customer_id
+    ) a ON a.customer_id = c.customer_id
+    {where}
+    """
+
+
+def scored_sql(q: Sql, policy: GradingPolicy, clock: Clock, *, scoped: bool) -> str:
+    r = policy.score
+    credit = (
+        f"CASE WHEN f.payments_due_12m = 0 THEN {q.bind(r.credit_without_history, 'float8')} "
+        f"ELSE (f.on_time_ratio + greatest(0.0, 1.0 - f.avg_days_late / {q.bind(r.zero_credit_days_late, 'float8')})) / 2 END"
+    )
+    amount = f"least(1.0, (f.{r.amount_measure} / {q.bind(r.amount_full_marks, 'numeric')})::float8)"
+    profit = f"least(1.0, (greatest(0, f.{r.profit_measure}) / {q.bind(r.profit_full_marks, 'numeric')})::float8)"
+    team_map = " ".join(f"WHEN {q.bind(t, 'text')} THEN {q.bind(u, 'text')}" for t, u in policy.team_units.items())
+    unit = f"coalesce(CASE f.team_id {team_map} END, f.team_id, '')" if team_map else "coalesce(f.team_id, '')"
+    unit_map = " ".join(f"WHEN {q.bind(u, 'text')} THEN {q.bind(p, 'text')}" for u, p in policy.units.items())
+    default = q.bind(policy.default_policy, "text")
+    policy_of = f"CASE s.unit {unit_map} ELSE {default} END" if unit_map else default
+    return f"""
+    SELECT s.*, {policy_of} AS policy FROM (
+        SELECT f.*, x.credit,
+               round(({q.bind(r.credit_weight, 'float8')} * x.credit + {q.bind(r.amount_weight, 'float8')} * {amount}
+                      + {q.bind(r.profit_weight, 'float8')} * {profit})::numeric, 2)::float8 AS score,
+               {unit} AS unit
+        FROM ({facts_sql(q, policy, clock, scoped=scoped)}) f
+        CROSS JOIN LATERAL (SELECT ({credit})::float8 AS credit) x
+    ) s
+    """
+
+
+def _money(q: Sql, value: Decimal) -> str:
+    return q.bind(f"{value:.2f}", "text")
+
+
+def _lift(q: Sql, enabled: bool) -> list[tuple[str, str, str]]:
+    if not enabled:
+        return []
+    return [
+        ("s.strategic_partner", "'A'", "'strategic partner lifts to A'"),
+        ("s.high_potential", "'A'", "'high growth potential lifts to A'"),
+    ]
+
+
+def _case(branches: list[tuple[str, str, str]], default: tuple[str, str]) -> tuple[str, str]:
+    tier = "CASE " + " ".join(f"WHEN {w} THEN {t}" for w, t, _ in branches) + f" ELSE {default[0]} END"
+    reason = "CASE " + " ".join(f"WHEN {w} THEN {r}" for w, _, r in branches) + f" ELSE {default[1]} END"
+    return tier, reason
+
+
+def grade_sql(q: Sql, p: Any, *, cutoff: str = "k") -> tuple[str, str]:
+    """(tier, reason) SQL expressions of one policy over a row `s` of scored_sql (and cut-offs `k` for ranks)."""
+    if isinstance(p, ThresholdsPolicy):
+        v, a, b = f"s.{p.measure}", q.bind(p.a_min, "numeric"), q.bind(p.b_min, "numeric")
+        text = f"to_char({v}, {MONEY_TEXT})"
+        am, bm = _money(q, p.a_min), _money(q, p.b_min)
+        return _case(
+            _lift(q, p.flags_lift_to_a)
+            + [
+                (f"{v} >= {a}", "'A'", f"format('{p.measure} %s >= A threshold %s', {text}, {am})"),
+                (f"{v} >= {b}", "'B'", f"format('{p.measure} %s >= B threshold %s, below A %s', {text}, {bm}, {am})"),
+            ],
+            ("'C'", f"format('{p.measure} %s below B threshold %s', {text}, {bm})"),
+        )
+    if isinstance(p, ScorePolicy):
+        a, b = q.bind(p.a_min, "float8"), q.bind(p.b_min, "float8")
+        text = f"to_char(s.score, 'FM990.00')"
+        am, bm = q.bind(f"{p.a_min:.2f}", "text"), q.bind(f"{p.b_min:.2f}", "text")
+        return _case(
+            _lift(q, p.flags_lift_to_a)
+            + [
+                (f"s.score >= {a}", "'A'", f"format('score %s >= A score %s', {text}, {am})"),
+                (f"s.score >= {b}", "'B'", f"format('score %s >= B score %s, below A %s', {text}, {bm}, {am})"),
+            ],
+            ("'C'", f"format('score %s below B score %s', {text}, {bm})"),
+        )
+    if isinstance(p, RanksPolicy):
+        v = f"s.{p.rank_by}::float8"
+        text = f"to_char(s.{p.rank_by}, {MONEY_TEXT if p.rank_by != 'score' else chr(39) + 'FM990.00' + chr(39)})"
+        ash, bsh = q.bind(f"{p.a_share:.0%}", "text"), q.bind(f"{p.b_share:.0%}", "text")
+        return _case(
+            _lift(q, p.flags_lift_to_a)
+            + [
+                (
+                    f"{v} > 0 AND {v} >= {cutoff}.a_min",
+                    "'A'",
+                    f"format('{p.rank_by} %s in the top %s (A cut-off %s)', {text}, {ash}, to_char({cutoff}.a_min, 'FM9999999999999990.00'))",
+                ),
+                (
+                    f"{v} > 0 AND {v} >= {cutoff}.b_min",
+                    "'B'",
+                    f"format('{p.rank_by} %s in the next %s (B cut-off %s)', {text}, {bsh}, to_char({cutoff}.b_min, 'FM9999999999999990.00'))",
+                ),
+            ],
+            ("'C'", f"format('{p.rank_by} %s below the B cut-off of the ranking', {text})"),
+        )
+    if isinstance(p, SubjectivePolicy):
+        d = q.bind(p.default_tier, "text")
+        return (
+            f"coalesce(s.subjective_tier, {d})",
+            f"CASE WHEN s.subjective_tier IS NOT NULL THEN 'subjective grade ' || s.subjective_tier "
+            f"ELSE 'no subjective grade set; default ' || {d} END",
+        )
+    raise TypeError(p)
+
+
+def graded_sql(q: Sql, policy: GradingPolicy, source: str, clock: Clock, *, cutoffs: str = "grading_rank_cutoffs") -> str:
+    """Computed tier under each customer's policy, then the effective tier (override, subjective for new)."""
+    tiers, reasons = [], []
+    for name, p in policy.policies.items():
+        tier, reason = grade_sql(q, p)
+        n = q.bind(name, "text")
+        tiers.append(f"WHEN {n} THEN {tier}")
+        reasons.append(f"WHEN {n} THEN {reason}")
+    now = q.bind(clock.now, "timestamptz")
+    new = q.bind(policy.subjective_for_new, "boolean")
+    return f"""
+    SELECT g.*,
+           CASE WHEN ov.tier IS NOT NULL THEN ov.tier
+                WHEN {new} AND g.order_count = 0 AND g.subjective_tier IS NOT NULL THEN g.subjective_tier
+                ELSE g.computed_tier END AS tier,
+           CASE WHEN ov.tier IS NOT NULL THEN format('override until %s: %s',
+                     to_char(ov.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ov.reason)
+                WHEN {new} AND g.order_count = 0 AND g.subjective_tier IS NOT NULL
+                     THEN format('subjective grade %s for a new customer without orders', g.subjective_tier)
+                ELSE g.computed_reason END AS reason,
+           ov.tier IS NOT NULL AS overridden
+    FROM (
+        SELECT s.*, CASE s.policy {' '.join(tiers)} END AS computed_tier,
+               CASE s.policy {' '.join(reasons)} END AS computed_reason
+        FROM ({source}) s
+        LEFT JOIN {cutoffs} k ON k.policy = s.policy AND k.business_unit = s.unit
+    ) g
+    LEFT JOIN grading_overrides ov ON ov.customer_id = g.customer_id AND ov.expires_at > {now}
+    """
+
+
+def apply_sql(q: Sql, graded: str, clock: Clock) -> str:
+    """Write metrics and tier; for customers whose tier changed, append history and stage TierChanged."""
+    now = q.bind(clock.now, "timestamptz")
+    now_text = q.bind(rfc3339(clock.now), "text")
+    topic = q.bind(topics.GRADING, "text")
+    source = q.bind(SOURCE, "text")
+    metrics_cols = (
+        "purchases_12m", "purchases_24m", "profit_12m", "profit_24m", "payments_due_12m", "on_time_ratio", "avg_days_late",
+    )
+    sets = ", ".join(f"{c} = e.{c}" for c in metrics_cols)
+    return f"""
+    WITH e AS ({graded}),
+    changed AS (
+        UPDATE grading_customer_metrics c SET {sets},
+               credit_score = round((e.credit * 100)::numeric, 2)::float8, score = e.score,
+               business_unit = e.unit, policy = e.policy, computed_tier = e.computed_tier,
+               previous_tier = c.tier, tier = e.tier, tier_reason = e.reason, overridden = e.overridden,
+               tier_effective_at = CASE WHEN c.tier IS DISTINCT FROM e.tier THEN {now} ELSE c.tier_effective_at END,
+               evaluated_at = {now}
+        FROM e
+        WHERE c.customer_id = e.customer_id
+          AND (c.tier, c.tier_reason, c.policy, c.score, c.purchases_12m, c.purchases_24m, c.profit_12m, c.profit_24m,
+               c.on_time_ratio, c.avg_days_late, c.payments_due_12m, c.business_unit, c.overridden)
+              IS DISTINCT FROM
+              (e.tier, e.reason, e.policy, e.score, e.purchases_12m, e.purchases_24m, e.profit_12m, e.profit_24m,
+               e.on_time_ratio, e.avg_days_late, e.payments_due_12m, e.unit, e.overridden)
+        RETURNING c.*
+    ),
+    moved AS (
+        SELECT gen_random_uuid()::text AS event_id, m.*,
+               json_build_object('purchases_12m', to_char(m.purchases_12m, {MONEY_TEXT}),
+                                 'profit_12m', to_char(m.profit_12m, {MONEY_TEXT}),
+                                 'credit_score', m.credit_score, 'score', m.score) AS event_metrics
+        FROM changed m WHERE m.previous_tier IS DISTINCT FROM m.tier
+    ),
+    history AS (
+        INSERT INTO grading_tier_history (customer_id, old_tier, new_tier, policy, reason, overridden, metrics, effective_at)
+        SELECT customer_id, previous_tier, tier, policy, tier_reason, overridden,
+               jsonb_build_object('purchases_12m', to_char(purchases_12m, {MONEY_TEXT}),
+                                  'purchases_24m', to_char(purchases_24m, {MONEY_TEXT}),
+                                  'profit_12m', to_char(profit_12m, {MONEY_TEXT}),
+                                  'profit_24m', to_char(profit_24m, {MONEY_TEXT}),
+                                  'order_count', order_count, 'on_time_ratio', on_time_ratio,
+                                  'avg_days_late', avg_days_late, 'payments_due_12m', payments_due_12m,
+                                  'credit_score', credit_score, 'score', score,
+                                  'business_unit', business_unit, 'computed_tier', computed_tier),
+               {now}
+        FROM moved
+    ),
+    staged AS (
+        INSERT INTO outbox (event_id, topic, key, event_type, payload)
+        SELECT event_id, {topic}, customer_id, 'TierChanged', convert_to(json_build_object(
+            'specversion', '1.0', 'id', event_id, 'source', {source}, 'type', 'TierChanged', 'subject', customer_id,
+            'time', {now_text}, 'datacontenttype', 'application/json',
+            'data', json_build_object('customer_id', customer_id, 'old_tier', previous_tier, 'new_tier', tier,
+                                      'policy', policy, 'reason', tier_reason, 'overridden', overridden,
+                                      'metrics', event_metrics, 'effective_at', {now_text}))::text, 'UTF8')
+        FROM moved
+    )
+    SELECT (SELECT count(*) FROM changed) AS updated, (SELECT count(*) FROM moved) AS moved
+    """
+
+
+@dataclass(frozen=True)
+class Outcome:
+    updated: int  # customers whose metrics or tier changed
+    moved: int  # customers whose tier changed (TierChanged staged)
+
+
+async def evaluate(session: AsyncSession, *, policy: GradingPolicy, customer_ids: list[str], now: datetime | None = None) -> Outcome:
+    """Re-grade these customers (after their events); rank policies use the cut-offs of the last ranking."""
+    if not customer_ids:
+        return Outcome(0, 0)
+    clock = Clock(now or datetime.now(timezone.utc), policy.timezone)
+    q = Sql()
+    graded = graded_sql(q, policy, scored_sql(q, policy, clock, scoped=True), clock)
+    q.params["ids"] = sorted(set(customer_ids))  # a stable order keeps row locks in one order across writers
+    row = (await session.execute(sa.text(apply_sql(q, graded, clock)), q.params)).one()
+    return Outcome(row.updated, row.moved)
+
+
+async def recompute_all(session: AsyncSession, *, policy: GradingPolicy, now: datetime | None = None) -> Outcome | None:
+    """Re-rank and re-grade every customer in set-based SQL. None if another recompute holds the lock."""
+    if not await session.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({RECOMPUTE_LOCK})")):
+        return None
+    clock = Clock(now or datetime.now(timezone.utc), policy.timezone)
+    q = Sql()
+    await session.execute(sa.text("DROP TABLE IF EXISTS grading_scored"))
+    await session.execute(
+        sa.text(f"CREATE TEMP TABLE grading_scored ON COMMIT DROP AS {scored_sql(q, policy, clock, scoped=False)}"), q.params
+    )
+    await session.execute(sa.text("ANALYZE grading_scored"))
+    await store_rank_cutoffs(session, policy=policy, source="grading_scored", now=clock.now)
+    q = Sql()
+    graded = graded_sql(q, policy, "SELECT * FROM grading_scored", clock)
+    row = (await session.execute(sa.text(apply_sql(q, graded, clock)), q.params)).one()
+    return Outcome(row.updated, row.moved)
+
+
+def cutoffs_sql(q: Sql, name: str, p: RanksPolicy, source: str) -> str:
+    """Per business unit: the value at rank ceil(n x a_share) and at ceil(n x (a_share + b_share))."""
+    a = q.bind(str(p.a_share), "numeric")
+    ab = q.bind(str(Decimal(str(p.a_share)) + Decimal(str(p.b_share))), "numeric")
+    return f"""
+    SELECT unit AS business_unit, count(*)::int AS population,
+           min(v) FILTER (WHERE rn <= ceil(n * {a})) AS a_min,
+           min(v) FILTER (WHERE rn <= ceil(n * {ab})) AS b_min
+    FROM (
+        SELECT s.unit, s.{p.rank_by}::float8 AS v,
+               row_number() OVER (PARTITION BY s.unit ORDER BY s.{p.rank_by} DESC, s.customer_id) AS rn,
+               count(*) OVER (PARTITION BY s.unit) AS n
+        FROM ({source}) s WHERE s.policy = {q.bind(name, 'text')}
+    ) r
+    GROUP BY unit
+    """
+
+
+async def store_rank_cutoffs(session: AsyncSession, *, policy: GradingPolicy, source: str, now: datetime) -> None:
+    for name, p in policy.policies.items():
+        if not isinstance(p, RanksPolicy):
+            continue
+        q = Sql()
+        select = cutoffs_sql(q, name, p, f"SELECT * FROM {source}")
+        q.params.update(pname=name, now=now)
+        await session.execute(sa.text("DELETE FROM grading_rank_cutoffs WHERE policy = :pname"), {"pname": name})
+        await session.execute(
+            sa.text(
+                "INSERT INTO grading_rank_cutoffs (policy, business_unit, population, a_min, b_min, ranked_at) "
+                f"SELECT CAST(:pname AS text), business_unit, population, a_min, b_min, CAST(:now AS timestamptz) FROM ({select}) c"
+            ),
+            q.params,
+        )
