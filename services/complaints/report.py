@@ -28,15 +28,20 @@ def _delayed(scope: sa.ColumnElement[bool], now: datetime) -> tuple[list, sa.Col
 
 async def delay_report(session: AsyncSession, *, scope: sa.ColumnElement[bool], now: datetime, limit: int) -> dict[str, Any]:
     where, state = _delayed(scope, now)
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for name, column in DIMENSIONS.items():
-        rows = (await session.execute(
-            sa.select(column.label("key"),
-                      sa.func.count().filter(state == "at_risk").label("at_risk"),
-                      sa.func.count().filter(state == "breached").label("breached"))
-            .where(*where).group_by(column).order_by(column)
-        )).all()
-        groups[name] = [{name: r.key, "at_risk": r.at_risk, "breached": r.breached} for r in rows]
+    # one pass over the late complaints, grouped four ways (GROUPING SETS)
+    keys = [column.label(name) for name, column in DIMENSIONS.items()]
+    rows = (await session.execute(
+        sa.select(*keys, sa.func.count().filter(state == "at_risk").label("at_risk"),
+                  sa.func.count().filter(state == "breached").label("breached"),
+                  *[sa.func.grouping(column).label(f"g_{name}") for name, column in DIMENSIONS.items()])
+        .where(*where).group_by(sa.func.grouping_sets(*[sa.tuple_(column) for column in DIMENSIONS.values()]))
+    )).all()
+    groups: dict[str, list[dict[str, Any]]] = {name: [] for name in DIMENSIONS}
+    for r in rows:
+        name = next(n for n in DIMENSIONS if getattr(r, f"g_{n}") == 0)
+        groups[name].append({name: getattr(r, name), "at_risk": r.at_risk, "breached": r.breached})
+    for name, entries in groups.items():
+        entries.sort(key=lambda e, n=name: (e[n] is None, e[n] or ""))
     attainment = (await session.execute(
         sa.select(c.c.sla_tier.label("tier"), sa.func.count().label("resolved"),
                   sa.func.count().filter(c.c.within_sla).label("within_sla"),
