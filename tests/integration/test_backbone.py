@@ -7,11 +7,12 @@ import jsonschema
 import pytest
 
 from shared import events, topics
-from tests.harness import eventually, read_topic
+from tests.harness import auth, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
 CARD = {"number": "CRM-2024-001", "name": "杭州明远机械有限公司", "owner_rep_id": "rep-1", "team_id": "team-east"}
+REP = auth("rep-1", "rep", "team-east")  # the card's owner
 
 
 async def test_a_new_customer_reaches_every_service_as_cloudevents(world):
@@ -21,10 +22,10 @@ async def test_a_new_customer_reaches_every_service_as_cloudevents(world):
     for proc in [customers, *readers]:
         proc.wait_ready()
 
-    response = httpx.post(f"{customers.url}/customers", json=CARD)
+    response = httpx.post(f"{customers.url}/customers", json=CARD, headers=REP)
     assert response.status_code == 201, response.text
     customer = response.json()
-    assert httpx.get(f"{customers.url}/customers/{customer['customer_id']}").json()["name"] == CARD["name"]
+    assert httpx.get(f"{customers.url}/customers/{customer['customer_id']}", headers=REP).json()["name"] == CARD["name"]
 
     records = await eventually(lambda: read_topic(world.bootstrap, world.topic(topics.CUSTOMERS)))
     assert len(records) == 1
@@ -65,8 +66,8 @@ async def test_bad_input_is_a_4xx_naming_the_field(world):
     customers = world.start("customers")
     customers.wait_ready()
     url = f"{customers.url}/customers"
-    assert httpx.post(url, json=CARD).status_code == 201
-    duplicate = httpx.post(url, json=CARD)
+    assert httpx.post(url, json=CARD, headers=REP).status_code == 201
+    duplicate = httpx.post(url, json=CARD, headers=REP)
     assert duplicate.status_code == 409 and duplicate.json()["field"] == "number"
     for bad, field in [
         ({**CARD, "number": "N-2", "lifecycle": "zombie"}, "lifecycle"),
@@ -75,11 +76,11 @@ async def test_bad_input_is_a_4xx_naming_the_field(world):
         ({k: v for k, v in CARD.items() if k != "team_id"} | {"number": "N-5"}, "team_id"),
         ({**CARD, "number": "N-6", "surprise": 1}, "surprise"),
     ]:
-        response = httpx.post(url, json=bad)
+        response = httpx.post(url, json=bad, headers=REP)
         assert response.status_code == 422, response.text
         assert response.json()["field"] == field
         assert response.json()["code"] == "invalid_input"
-    missing = httpx.get(f"{customers.url}/customers/nope")
+    missing = httpx.get(f"{customers.url}/customers/nope", headers=REP)
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
-    not_json = httpx.post(url, content=b"{", headers={"content-type": "application/json"})
+    not_json = httpx.post(url, content=b"{", headers={"content-type": "application/json", **REP})
     assert not_json.status_code == 422

@@ -10,9 +10,12 @@ import httpx
 import pytest
 
 from shared import events, topics
-from tests.harness import event_bytes, eventually, produce, read_topic
+from tests.harness import auth, event_bytes, eventually, produce, read_topic
 
 pytestmark = pytest.mark.integration
+
+
+REP = auth("rep-1", "rep", "team-east")  # the owner of every card below
 
 
 def card(i: int) -> dict:
@@ -31,7 +34,7 @@ async def test_killed_between_commit_and_publish_delivers_once_after_restart(wor
     await world.prepare("customers")
     doomed = world.start("customers", FAULT_POINT="relay.before_publish")
     doomed.wait_ready()
-    response = httpx.post(f"{doomed.url}/customers", json=card(1))
+    response = httpx.post(f"{doomed.url}/customers", json=card(1), headers=REP)
     assert response.status_code == 201  # committed
     await eventually(lambda: doomed.proc.poll() is not None)  # the relay killed the process before publishing
     assert await unpublished(world) == 1
@@ -51,7 +54,7 @@ async def test_killed_after_publish_before_marking_is_absorbed_by_idempotent_con
     doomed = world.start("customers", FAULT_POINT="relay.after_publish")
     notifier.wait_ready()
     doomed.wait_ready()
-    customer_id = httpx.post(f"{doomed.url}/customers", json=card(2)).json()["customer_id"]
+    customer_id = httpx.post(f"{doomed.url}/customers", json=card(2), headers=REP).json()["customer_id"]
     await eventually(lambda: doomed.proc.poll() is not None)
     world.start("customers").wait_ready()
 
@@ -119,11 +122,11 @@ async def test_a_stalled_broker_loses_nothing(world):
     customers, notifier = world.start("customers"), world.start("notifier")
     customers.wait_ready()
     notifier.wait_ready()
-    created = [httpx.post(f"{customers.url}/customers", json=card(i)).status_code for i in range(10)]
+    created = [httpx.post(f"{customers.url}/customers", json=card(i), headers=REP).status_code for i in range(10)]
     os.kill(broker.proc.pid, signal.SIGSTOP)
     try:
         # The archive keeps working while the broker is frozen: events wait in the outbox.
-        created += [httpx.post(f"{customers.url}/customers", json=card(i), timeout=10).status_code for i in range(10, 30)]
+        created += [httpx.post(f"{customers.url}/customers", json=card(i), headers=REP, timeout=10).status_code for i in range(10, 30)]
         time.sleep(10)
     finally:
         os.kill(broker.proc.pid, signal.SIGCONT)
