@@ -16,9 +16,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from services.customers.cli import app as customers_cli
 from shared.stack import ROOT, SERVICES, Stack
 
 app = typer.Typer(help="Event-driven CRM backend: customers, grading, complaints, notifier.", no_args_is_help=True)
+app.add_typer(customers_cli, name="customers")
 console = Console()
 SCHEMA_DIR = ROOT / "shared" / "schemas"
 DEFAULT_DATA = ROOT / ".crm"
