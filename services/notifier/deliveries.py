@@ -32,20 +32,29 @@ SIGNATURE_HEADER = "X-CRM-Signature"
 async def stage(
     session: AsyncSession, *, event: events.CloudEvent, subject: str, recipient_ids: list[str], now: datetime
 ) -> int:
-    """One delivery row per configured channel of each recipient."""
-    ids = sorted(set(filter(None, recipient_ids)))
-    if not ids:
+    return await stage_many(session, [(event, subject, recipient_ids)], now=now)
+
+
+async def stage_many(session: AsyncSession, items: list[tuple[events.CloudEvent, str, list[str]]], *, now: datetime) -> int:
+    """One delivery row per configured channel of each recipient of each event (one query, one insert)."""
+    wanted = sorted({r for _, _, ids in items for r in ids if r})
+    if not wanted:
         return 0
-    rows = (await session.execute(sa.select(recipients).where(recipients.c.recipient_id.in_(ids)))).all()
-    body = events.encode(event)
+    channels = {r.recipient_id: r for r in (await session.execute(sa.select(recipients).where(recipients.c.recipient_id.in_(wanted)))).all()}
     staged = []
-    for r in rows:
-        for channel, target in (("email", r.email), ("webhook", r.webhook_url)):
-            if target:
-                staged.append(
-                    dict(recipient_id=r.recipient_id, channel=channel, target=target, event_id=event.id,
-                         event_type=event.type, subject=subject[:300], body=body, next_attempt_at=now)
-                )
+    for event, subject, ids in items:
+        body = None
+        for rid in dict.fromkeys(filter(None, ids)):
+            r = channels.get(rid)
+            if r is None:
+                continue
+            for channel, target in (("email", r.email), ("webhook", r.webhook_url)):
+                if target:
+                    body = body or events.encode(event)
+                    staged.append(
+                        dict(recipient_id=rid, channel=channel, target=target, event_id=event.id,
+                             event_type=event.type, subject=subject[:300], body=body, next_attempt_at=now)
+                    )
     if staged:
         await session.execute(sa.insert(deliveries).values(staged))
     return len(staged)

@@ -24,6 +24,7 @@ from services.notifier.clock import Clock
 from services.notifier.domain import Rules
 from services.notifier.tables import complaint_timers, contact_state, followups, sla_alerts
 from shared import events, topics
+from shared.db import outbox
 from shared.outbox import add as outbox_add
 from shared.read_models import known_customers
 
@@ -80,61 +81,86 @@ async def fire_due_followups(session: AsyncSession, *, rules: Rules, now: dateti
         )
     ).all():
         recent.setdefault(customer_id, []).append(fired_at)
-    changed = 0
+    firing: list[tuple[sa.Row, list[sa.Row]]] = []
+    merged: list[dict] = []
+    deferred: list[dict] = []
     for customer_id in locked:
         mine = [f for f in due if f.customer_id == customer_id]
-        for f in mine:
-            if not f.proactive:
-                await _fire(session, rules=rules, followup=f, now=now)
-                changed += 1
+        firing += [(f, []) for f in mine if not f.proactive]  # promises are reminded whatever the cap
         proactive = {f.followup_id: f for f in mine if f.proactive}
         decision = rules.cap_contacts(
             due=[(i, f.fire_at) for i, f in proactive.items()], recent=recent.get(customer_id, []), now=now
         )
         for fid in decision.fire:
-            merged = [proactive[m] for m, into in decision.merged.items() if into == fid]
-            await _fire(session, rules=rules, followup=proactive[fid], now=now, merged=merged)
-        for mid, into in decision.merged.items():
-            await session.execute(
-                sa.update(followups).where(followups.c.followup_id == mid).values(state="merged", merged_into=into, fired_at=now)
-            )
+            firing.append((proactive[fid], [proactive[m] for m, into in decision.merged.items() if into == fid]))
+        merged += [{"fid": m, "into": into} for m, into in decision.merged.items()]
         if decision.defer_until is not None:
-            await session.execute(
-                sa.update(followups)
-                .where(followups.c.followup_id.in_(list(proactive)))
-                .values(fire_at=decision.defer_until, deferrals=followups.c.deferrals + 1)
-            )
-        changed += len(proactive)
-    return changed
+            deferred += [{"fid": fid, "until": decision.defer_until} for fid in proactive]
+    by_id = followups.c.followup_id == sa.bindparam("fid")
+    if merged:
+        await session.execute(sa.update(followups).where(by_id).values(state="merged", merged_into=sa.bindparam("into"), fired_at=now), merged)
+    if deferred:
+        await session.execute(
+            sa.update(followups).where(by_id).values(fire_at=sa.bindparam("until"), deferrals=followups.c.deferrals + 1), deferred
+        )
+    if firing:
+        await _fire(session, rules=rules, firing=firing, now=now)
+    return len(firing) + len(merged) + len(deferred)
 
 
-async def _fire(session: AsyncSession, *, rules: Rules, followup: sa.Row, now: datetime, merged: list[sa.Row] = ()) -> None:  # type: ignore[assignment]
-    content = followup.content + "".join(f"; also {m.kind}: {m.content}" for m in merged)
+async def _fire(session: AsyncSession, *, rules: Rules, firing: list[tuple[sa.Row, list[sa.Row]]], now: datetime) -> None:
+    """Fired mark, FollowUpDue in the outbox and deliveries for a batch, set-based (same transaction)."""
+    marks, outgoing, staged = [], [], []
+    for f, merged in firing:
+        content = f.content + "".join(f"; also {m.kind}: {m.content}" for m in merged)
+        marks.append({"fid": f.followup_id, "content": content})
+        event = events.new_event(
+            events.FollowUpDue(followup_id=f.followup_id, customer_id=f.customer_id, rep_id=f.rep_id, kind=f.kind, due_at=f.due_at),
+            source=SOURCE,
+            subject=f.customer_id,
+        )
+        outgoing.append((event, f.customer_id))
+        staged.append((event, f"Follow-up due ({f.kind}) for customer {f.customer_id}: {content}", [f.rep_id]))
     await session.execute(
-        sa.update(followups).where(followups.c.followup_id == followup.followup_id).values(state="fired", fired_at=now, content=content)
+        sa.update(followups).where(followups.c.followup_id == sa.bindparam("fid")).values(state="fired", fired_at=now, content=sa.bindparam("content")),
+        marks,
     )
-    event = events.new_event(
-        events.FollowUpDue(
-            followup_id=followup.followup_id, customer_id=followup.customer_id, rep_id=followup.rep_id,
-            kind=followup.kind, due_at=followup.due_at,
-        ),
-        source=SOURCE,
-        subject=followup.customer_id,
+    await stage_events(session, outgoing)
+    await deliveries.stage_many(session, staged, now=now)
+    # the cadence goes on from a fired cadence or resume even if the rep never marks it done
+    onward = [f for f, _ in firing if f.kind in ("cadence", "resume")]
+    if not onward:
+        return
+    resumed = [f.customer_id for f in onward if f.kind == "resume"]
+    if resumed:
+        await session.execute(sa.update(contact_state).where(contact_state.c.customer_id.in_(resumed)).values(paused_until=None))
+    customers = {
+        c.customer_id: c
+        for c in (await session.execute(sa.select(known_customers).where(known_customers.c.customer_id.in_([f.customer_id for f in onward])))).all()
+        if c.owner_rep_id is not None and c.lifecycle != "lost"
+    }
+    await followup_cases.schedule(
+        session,
+        rules=rules,
+        items=[
+            (f.customer_id, c.team_id, rules.cadence_followup(f.customer_id, rep_id=c.owner_rep_id, tier=c.tier, anchor=f.due_at))
+            for f in onward
+            if (c := customers.get(f.customer_id)) is not None
+        ],
     )
-    await outbox_add(session, event, key=followup.customer_id, topic=topics.NOTIFICATIONS)
-    await deliveries.stage(
-        session, event=event, subject=f"Follow-up due ({followup.kind}) for customer {followup.customer_id}: {content}",
-        recipient_ids=[followup.rep_id], now=now,
-    )
-    if followup.kind in ("cadence", "resume"):
-        # the cadence goes on from here even if the rep never marks the follow-up done
-        customer = (await session.execute(sa.select(known_customers).where(known_customers.c.customer_id == followup.customer_id))).first()
-        if customer is not None and customer.owner_rep_id is not None:
-            if followup.kind == "resume":
-                await session.execute(
-                    sa.update(contact_state).where(contact_state.c.customer_id == followup.customer_id).values(paused_until=None)
-                )
-            await followup_cases.keep_cadence(session, rules=rules, customer=customer, anchor=followup.due_at, paused_until=None)
+
+
+async def stage_events(session: AsyncSession, outgoing: list[tuple[events.CloudEvent, str]]) -> None:
+    """Many events into the outbox in one statement (shared.outbox.add, set-based; keyed by customer)."""
+    if outgoing:
+        await session.execute(
+            sa.insert(outbox).values(
+                [
+                    {"event_id": e.id, "topic": topics.NOTIFICATIONS, "key": key, "event_type": e.type, "payload": events.encode(e)}
+                    for e, key in outgoing
+                ]
+            )
+        )
 
 
 async def fire_due_alerts(session: AsyncSession, *, rules: Rules, now: datetime, limit: int = 500) -> int:
