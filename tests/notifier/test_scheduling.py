@@ -185,3 +185,18 @@ async def test_two_schedulers_at_once_fire_each_follow_up_once(notifier):
     published = await notifier.published("FollowUpDue")
     assert len(published) == 40  # one decision call per customer, each fired once
     assert len({p["customer_id"] for p in published}) == 40
+
+
+async def test_a_reopened_complaint_escalates_again(notifier):
+    filed = events.ComplaintFiled(complaint_id="K3", customer_id="c1", tier="B", received_at=at(23, 10), due_at=at(24, 10), handler_id="h-1", summary="x")
+    await notifier.apply(filed)
+    await notifier.tick(at(24, 10))  # warning and breach
+    await notifier.apply(events.ComplaintResolved(complaint_id="K3", customer_id="c1", resolved_at=at(24, 11), due_at=at(24, 10), within_sla=False, cause_category="product"))
+    assert await notifier.scalar("SELECT count(*) FROM sla_alerts WHERE state = 'scheduled'") == 0
+    await notifier.apply(events.ComplaintStatusChanged.model_validate(
+        {"complaint_id": "K3", "customer_id": "c1", "from": "resolved", "to": "reopened", "actor_id": "h-1", "at": at(25, 9).isoformat()}
+    ))
+    [again] = await notifier.rows("SELECT stage, fire_at FROM sla_alerts WHERE state = 'scheduled'")
+    assert again.stage == "escalation" and again.fire_at == at(25, 13)
+    await notifier.tick(at(25, 13))
+    assert len(await notifier.published("SlaBreached")) == 2
