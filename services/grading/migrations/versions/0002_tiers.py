@@ -17,20 +17,8 @@ MONEY = sa.Numeric(18, 2)
 TS = sa.DateTime(timezone=True)
 
 
-def upgrade() -> None:
-    op.add_column("grading_orders", sa.Column("paid_amount", MONEY, nullable=False, server_default="0"))
-    op.add_column("grading_orders", sa.Column("settled_at", TS))
-    op.create_index("grading_orders_customer_placed", "grading_orders", ["customer_id", "placed_at"])
-    op.create_table(
-        "grading_payments",
-        sa.Column("payment_id", sa.String(100), primary_key=True),
-        sa.Column("order_id", sa.String(100), nullable=False, index=True),
-        sa.Column("customer_id", sa.String(64), nullable=False),
-        sa.Column("amount", MONEY, nullable=False),
-        sa.Column("paid_at", TS, nullable=False),
-    )
-    m = "grading_customer_metrics"
-    for column in (
+def metric_columns() -> list[sa.Column]:  # a fresh list per call (Column objects bind to one table)
+    return [
         sa.Column("team_id", sa.String(64), index=True),
         sa.Column("owner_rep_id", sa.String(64)),
         sa.Column("purchases_12m", MONEY, nullable=False, server_default="0"),
@@ -54,8 +42,23 @@ def upgrade() -> None:
         sa.Column("overridden", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("tier_effective_at", TS),
         sa.Column("evaluated_at", TS),
-    ):
-        op.add_column(m, column)
+    ]
+
+
+def upgrade() -> None:
+    op.add_column("grading_orders", sa.Column("paid_amount", MONEY, nullable=False, server_default="0"))
+    op.add_column("grading_orders", sa.Column("settled_at", TS))
+    op.create_index("grading_orders_customer_placed", "grading_orders", ["customer_id", "placed_at"])
+    op.create_table(
+        "grading_payments",
+        sa.Column("payment_id", sa.String(100), primary_key=True),
+        sa.Column("order_id", sa.String(100), nullable=False, index=True),
+        sa.Column("customer_id", sa.String(64), nullable=False),
+        sa.Column("amount", MONEY, nullable=False),
+        sa.Column("paid_at", TS, nullable=False),
+    )
+    for column in metric_columns():
+        op.add_column("grading_customer_metrics", column)
     op.create_table(
         "grading_overrides",
         sa.Column("customer_id", sa.String(64), primary_key=True),
@@ -104,6 +107,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("grading_rank_cutoffs", "grading_tier_history", "grading_override_log", "grading_overrides", "grading_payments"):
         op.drop_table(table)
+    for column in metric_columns():
+        op.drop_column("grading_customer_metrics", column.name)
     op.drop_index("grading_orders_customer_placed", "grading_orders")
     op.drop_column("grading_orders", "settled_at")
     op.drop_column("grading_orders", "paid_amount")
