@@ -56,7 +56,7 @@ async def stage_many(session: AsyncSession, items: list[tuple[events.CloudEvent,
                              event_type=event.type, subject=subject[:300], body=body, next_attempt_at=now)
                     )
     if staged:
-        await session.execute(sa.insert(deliveries).values(staged))
+        await session.execute(sa.insert(deliveries), staged)
     return len(staged)
 
 

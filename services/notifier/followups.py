@@ -18,11 +18,15 @@ from services.notifier.tables import contact_state, followups
 from shared.read_models import known_customers
 
 OPEN = ("scheduled", "fired")
+# Cached statements run as executemany: compiling a fresh multi-row VALUES per batch costs more than the database.
+ENSURE_STATE = pg.insert(contact_state).on_conflict_do_nothing()
+# a rule replayed (same source) plans nothing twice; one open cadence per customer (partial unique index)
+INSERT_FOLLOWUP = pg.insert(followups).on_conflict_do_nothing()
 
 
 async def lock_customer(session: AsyncSession, customer_id: str) -> sa.Row:
     """The customer's contact state, locked for this transaction (created on first use)."""
-    await session.execute(pg.insert(contact_state).values(customer_id=customer_id).on_conflict_do_nothing())
+    await session.execute(ENSURE_STATE, [{"customer_id": customer_id}])
     return (
         await session.execute(sa.select(contact_state).where(contact_state.c.customer_id == customer_id).with_for_update())
     ).one()
@@ -38,7 +42,7 @@ async def lock_customers(session: AsyncSession, customer_ids: list[str]) -> list
     """Several customers' contact states, locked in id order (so concurrent writers never deadlock)."""
     if not customer_ids:
         return []
-    await session.execute(pg.insert(contact_state).values([{"customer_id": c} for c in customer_ids]).on_conflict_do_nothing())
+    await session.execute(ENSURE_STATE, [{"customer_id": c} for c in customer_ids])
     return list(
         (
             await session.execute(
@@ -57,26 +61,22 @@ async def schedule(session: AsyncSession, *, rules: Rules, items: list[tuple[str
         return
     capped = set(rules.policy.contact_cap.kinds)
     await session.execute(
-        pg.insert(followups)
-        .values(
-            [
-                {
-                    "followup_id": str(uuid.uuid4()),
-                    "customer_id": customer_id,
-                    "rep_id": p.rep_id,
-                    "team_id": team_id,
-                    "kind": p.kind,
-                    "source": p.source,
-                    "content": p.content,
-                    "due_at": p.due_at,
-                    "fire_at": p.fire_at,
-                    "proactive": p.kind in capped,
-                }
-                for customer_id, team_id, p in items
-            ]
-        )
-        # a rule replayed (same source) plans nothing twice; one open cadence per customer
-        .on_conflict_do_nothing()
+        INSERT_FOLLOWUP,
+        [
+            {
+                "followup_id": str(uuid.uuid4()),
+                "customer_id": customer_id,
+                "rep_id": p.rep_id,
+                "team_id": team_id,
+                "kind": p.kind,
+                "source": p.source,
+                "content": p.content,
+                "due_at": p.due_at,
+                "fire_at": p.fire_at,
+                "proactive": p.kind in capped,
+            }
+            for customer_id, team_id, p in items
+        ],
     )
 
 

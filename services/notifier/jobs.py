@@ -15,7 +15,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import deliveries, followups as followup_cases
@@ -45,9 +44,7 @@ async def fire_due_followups(session: AsyncSession, *, rules: Rules, now: dateti
     wanted = sorted(set(candidates))
     if not wanted:
         return 0
-    await session.execute(
-        pg.insert(contact_state).values([{"customer_id": c} for c in wanted]).on_conflict_do_nothing()
-    )
+    await session.execute(followup_cases.ENSURE_STATE, [{"customer_id": c} for c in wanted])
     # Customers another replica is firing right now are skipped, not waited for.
     locked = list(
         (
@@ -154,12 +151,8 @@ async def stage_events(session: AsyncSession, outgoing: list[tuple[events.CloudE
     """Many events into the outbox in one statement (shared.outbox.add, set-based; keyed by customer)."""
     if outgoing:
         await session.execute(
-            sa.insert(outbox).values(
-                [
-                    {"event_id": e.id, "topic": topics.NOTIFICATIONS, "key": key, "event_type": e.type, "payload": events.encode(e)}
-                    for e, key in outgoing
-                ]
-            )
+            sa.insert(outbox),
+            [{"event_id": e.id, "topic": topics.NOTIFICATIONS, "key": key, "event_type": e.type, "payload": events.encode(e)} for e, key in outgoing],
         )
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+import holidays as holiday_data
+
 from shared.business_calendar import BusinessCalendar, CalendarPolicy
 from shared.policy import Duration, PolicyModel, load_section, read_document
 
@@ -93,9 +95,20 @@ class NotifierPolicy(PolicyModel):
     )
 
 
-def load(path: Path | None = None) -> tuple[NotifierPolicy, BusinessCalendar]:
+class NotifierCalendar(BusinessCalendar):
+    """The shared calendar with its yearly holiday data built once per year, not on every question
+    (building China's holidays takes ~1 ms; the notifier asks thousands of times per batch)."""
+
+    def _data(self, year: int) -> holiday_data.HolidayBase:
+        cache = self.__dict__.setdefault("_years", {})
+        if year not in cache:
+            cache[year] = super()._data(year)
+        return cache[year]
+
+
+def load(path: Path | None = None) -> tuple[NotifierPolicy, NotifierCalendar]:
     """Both sections the notifier needs; raises PolicyError naming the key."""
     document = read_document(path)
     policy = load_section("notifier", NotifierPolicy, path=path, document=document)
-    calendar = BusinessCalendar(load_section("calendar", CalendarPolicy, path=path, document=document))
+    calendar = NotifierCalendar(load_section("calendar", CalendarPolicy, path=path, document=document))
     return policy, calendar

@@ -15,7 +15,7 @@ from services.notifier.domain import Rules
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.policy import NotifierPolicy
 from shared import events, migrations
-from shared.business_calendar import BusinessCalendar
+from services.notifier.policy import NotifierCalendar as BusinessCalendar
 from shared.db import session_factory, unit_of_work
 
 SH = ZoneInfo("Asia/Shanghai")
