@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,6 +51,8 @@ def webhooks():
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers["content-length"]))
             received.append((self.path, dict(self.headers), body))
+            if self.path == "/hanging":
+                time.sleep(15)  # longer than the policy's delivery timeout
             self.send_response(500 if self.path == "/broken" else 204)
             self.end_headers()
 
@@ -84,6 +87,7 @@ async def test_follow_ups_are_published_mailed_and_posted_signed_and_a_broken_we
     for rid, body in {
         "rep-1": {"email": "rep1@example.com", "webhook_url": f"{hook_url}/rep-1", "webhook_secret": SECRET},
         "rep-2": {"webhook_url": f"{hook_url}/broken", "webhook_secret": SECRET},
+        "rep-3": {"webhook_url": f"{hook_url}/hanging", "webhook_secret": SECRET},
     }.items():
         assert httpx.put(f"{notifier.url}/recipients/{rid}", json=body, headers=ADMIN).status_code == 200
     bad = httpx.put(f"{notifier.url}/recipients/rep-3", json={"webhook_url": "not a url", "webhook_secret": SECRET}, headers=ADMIN)
@@ -93,18 +97,19 @@ async def test_follow_ups_are_published_mailed_and_posted_signed_and_a_broken_we
     await produce(world.bootstrap, world.topic(topics.CUSTOMERS), [
         event_bytes(customer("c1", owner="rep-1")),
         event_bytes(customer("c2", owner="rep-2")),
+        event_bytes(customer("c3", owner="rep-3", team="team-west")),
         *[event_bytes(events.VisitLogged.model_validate(dict(
             visit_id=f"v-{c}", customer_id=c, rep_id=rep, channel="phone", started_at=started, first_visit=False, outcome="undecided",
-        ))) for c, rep in (("c1", "rep-1"), ("c2", "rep-2"))],
+        ))) for c, rep in (("c1", "rep-1"), ("c2", "rep-2"), ("c3", "rep-3"))],
     ])
 
     # published on crm.notifications.v1 via the outbox, as contract CloudEvents
-    records = await eventually(lambda: read_topic(world.bootstrap, world.topic(topics.NOTIFICATIONS)), until=lambda r: len(r) >= 2)
+    records = await eventually(lambda: read_topic(world.bootstrap, world.topic(topics.NOTIFICATIONS)), until=lambda r: len(r) >= 3)
     docs = [json.loads(r.value) for r in records]
     for doc in docs:
         jsonschema.validate(doc, events.json_schema("FollowUpDue"))
     assert sorted((d["data"]["customer_id"], d["data"]["kind"], d["data"]["rep_id"]) for d in docs) == [
-        ("c1", "decision_call", "rep-1"), ("c2", "decision_call", "rep-2")
+        ("c1", "decision_call", "rep-1"), ("c2", "decision_call", "rep-2"), ("c3", "decision_call", "rep-3")
     ]
     # e-mail through a real SMTP server
     await eventually(lambda: mailbox.messages)
@@ -120,6 +125,9 @@ async def test_follow_ups_are_published_mailed_and_posted_signed_and_a_broken_we
     assert [(a.attempt, a.ok) for a in attempts] == [(1, False), (2, False), (3, False)] and "500" in attempts[0].detail
     assert len([r for r in received if r[0] == "/broken"]) == 3
     assert {r.status for r in await world.rows("notifier", "SELECT status FROM deliveries WHERE recipient_id = 'rep-1'")} == {"sent"}
+    # a hanging endpoint is cut off at the delivery timeout and retried; it held up no one
+    hanging = await eventually(lambda: world.rows("notifier", "SELECT a.detail FROM delivery_attempts a JOIN deliveries d USING (delivery_id) WHERE d.recipient_id = 'rep-3'"))
+    assert "Timeout" in hanging[0].detail
 
     # the API: a rep's overdue items and agenda, marking done, scope
     rep1 = auth("rep-1", "rep", "team-east")
