@@ -20,12 +20,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
 from shared.policy import PolicyModel
+
+
+@lru_cache(maxsize=64)
+def _official(country: str, year: int) -> holiday_data.HolidayBase:
+    # Building a year's table costs ~1 ms; every deadline asks many times, so keep it per process.
+    return holiday_data.country_holidays(country, years=year)
 
 
 class CalendarPolicy(PolicyModel):
@@ -47,7 +53,7 @@ class BusinessCalendar:
         return ZoneInfo(self.policy.timezone)
 
     def _data(self, year: int) -> holiday_data.HolidayBase:
-        return holiday_data.country_holidays(self.policy.country, years=year)
+        return _official(self.policy.country, year)
 
     def has_official_data(self, year: int) -> bool:
         """True when the make-up working days of `year` are known (package or policy)."""

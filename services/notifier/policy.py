@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-import holidays as holiday_data
 
 from shared.business_calendar import BusinessCalendar, CalendarPolicy
 from shared.policy import Duration, PolicyModel, load_section, read_document
@@ -95,15 +94,8 @@ class NotifierPolicy(PolicyModel):
     )
 
 
-class NotifierCalendar(BusinessCalendar):
-    """The shared calendar with its yearly holiday data built once per year, not on every question
-    (building China's holidays takes ~1 ms; the notifier asks thousands of times per batch)."""
-
-    def _data(self, year: int) -> holiday_data.HolidayBase:
-        cache = self.__dict__.setdefault("_years", {})
-        if year not in cache:
-            cache[year] = super()._data(year)
-        return cache[year]
+# The shared calendar caches each year's holiday table itself.
+NotifierCalendar = BusinessCalendar
 
 
 def load(path: Path | None = None) -> tuple[NotifierPolicy, NotifierCalendar]:
