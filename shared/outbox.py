@@ -34,15 +34,19 @@ log = structlog.get_logger(__name__)
 
 async def add(session: AsyncSession, event: events.CloudEvent, *, key: str, topic: str) -> None:
     """Stage `event` for publishing; it leaves only if the caller's transaction commits."""
-    await session.execute(
-        sa.insert(outbox).values(
-            event_id=event.id,
-            topic=topic,
-            key=key,
-            event_type=event.type,
-            payload=events.encode(event),
+    await add_many(session, [(event, key)], topic=topic)
+
+
+async def add_many(session: AsyncSession, staged: Sequence[tuple[events.CloudEvent, str]], *, topic: str) -> None:
+    """Stage many (event, key) pairs in one statement, in the given order (set-based writers)."""
+    if staged:
+        await session.execute(
+            sa.insert(outbox),
+            [
+                {"event_id": e.id, "topic": topic, "key": key, "event_type": e.type, "payload": events.encode(e)}
+                for e, key in staged
+            ],
         )
-    )
 
 
 class OutboxRelay:

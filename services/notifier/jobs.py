@@ -23,8 +23,8 @@ from services.notifier.clock import Clock
 from services.notifier.domain import Rules
 from services.notifier.tables import complaint_timers, contact_state, followups, sla_alerts
 from shared import events, topics
-from shared.db import outbox
 from shared.outbox import add as outbox_add
+from shared.outbox import add_many as outbox_add_many
 from shared.read_models import known_customers
 
 log = structlog.get_logger(__name__)
@@ -148,12 +148,8 @@ async def _fire(session: AsyncSession, *, rules: Rules, firing: list[tuple[sa.Ro
 
 
 async def stage_events(session: AsyncSession, outgoing: list[tuple[events.CloudEvent, str]]) -> None:
-    """Many events into the outbox in one statement (shared.outbox.add, set-based; keyed by customer)."""
-    if outgoing:
-        await session.execute(
-            sa.insert(outbox),
-            [{"event_id": e.id, "topic": topics.NOTIFICATIONS, "key": key, "event_type": e.type, "payload": events.encode(e)} for e, key in outgoing],
-        )
+    """Many events into the outbox in one statement, keyed by customer."""
+    await outbox_add_many(session, outgoing, topic=topics.NOTIFICATIONS)
 
 
 async def fire_due_alerts(session: AsyncSession, *, rules: Rules, now: datetime, limit: int = 500) -> int:
