@@ -90,6 +90,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+async def timed(n: int, call: Any) -> list[float]:
+    """Latencies in ms of `n` awaited calls, after one warm-up call."""
+    await call()
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--scale", choices=["small", "full"], default="full")

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench.common import Report, args, mean, percentile, workdir
+from bench.common import Report, args, mean, percentile, workdir, timed
 from shared import migrations
 from shared.local import LocalPostgres, free_port
 from shared.stack import service_database_url
@@ -66,16 +66,6 @@ RAW_REPORT = [
        FROM complaints WHERE status NOT IN ('resolved', 'closed') AND coalesce(paused_since, $1) >= at_risk_at
        ORDER BY sla_tier, due_at, complaint_id LIMIT 200""",
 ]
-
-
-async def timed(n: int, call) -> list[float]:
-    await call()  # warm-up
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def add(report: Report, name: str, service: list[float], baseline_name: str, raw: list[float]) -> None:

@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench.common import Report, args, percentile, workdir
+from bench.common import Report, args, percentile, workdir, timed
 from services.customers.bulk import BOM
 from shared import migrations
 from shared.local import LocalPostgres, free_port
@@ -78,16 +78,6 @@ def copy_records(rows: list[dict]) -> list[tuple]:
         card["credit"] = {k.split(".")[1]: v for k, v in r.items() if k.startswith("credit.")}
         out.append((str(uuid.uuid4()), r["number"], r["name"], r["owner_rep_id"], r["team_id"], False, False, r["lifecycle"], r["region"], json.dumps(card, ensure_ascii=False), "[]", 1, now, now))
     return out
-
-
-async def timed(n: int, call) -> list[float]:
-    await call()  # warm-up
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 async def run(scale: str) -> Report:
