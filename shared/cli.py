@@ -42,6 +42,10 @@ def up(
     are set), topics, migrations, the four services. Ctrl-C (or `crm down`) stops everything it started."""
     data_dir.mkdir(parents=True, exist_ok=True)
     pid_file = data_dir / "stack.pid"
+    running = _running_stack(pid_file)
+    if running:
+        console.print(f"[red]a stack is already running (pid {running}); `./crm down` stops it[/red]")
+        raise typer.Exit(1)
     stack = Stack(
         data_dir=data_dir,
         database_url=os.environ.get("DATABASE_URL"),
@@ -82,8 +86,19 @@ def up(
     finally:
         with console.status("stopping"):
             stack.stop()
-        pid_file.unlink(missing_ok=True)
+        if _running_stack(pid_file) == os.getpid():
+            pid_file.unlink()
         console.print("stopped")
+
+
+def _running_stack(pid_file: Path) -> int | None:
+    """The pid of a live `crm up` recorded in `pid_file`, if any."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 @app.command()
