@@ -1,0 +1,173 @@
+"""Fault injection at scale (issue 7.2): kill -9 of each service in the middle of a stream of thousands of
+events, and a PostgreSQL restart under load with the whole stack. Each test compares the final state with
+the fault-free expectation computed from the stream itself.
+
+What holds after kill -9 (architecture.md, Delivery): a batch is applied with its event ids in one
+transaction, so a replayed batch changes nothing; an outbox row may be published again when the process
+died between publish and mark, so an event id may appear twice on the wire, but never two ids for one
+fact. The assertions are on state, on the inboxes and on distinct event ids per fact.
+
+Covered elsewhere, not repeated here: tests/integration/test_delivery.py (grading kill -9, broker SIGSTOP,
+PostgreSQL restart with grading alone, relay fault points, SIGTERM) and tests/e2e/test_rebalance.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared import events, topics
+from tests.harness import auth, event_bytes, eventually, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REP = auth("rep-1", "rep", "team-east")
+ADMIN = auth()
+NOW = datetime.now(timezone.utc)
+PLACED = (NOW - timedelta(days=20)).isoformat()  # inside every 12-month window
+DUE_PAST = (NOW - timedelta(days=10)).date()  # unpaid remainder is overdue
+TIER_RANK = {"C": 0, "B": 1, "A": 2}
+B_MIN, A_MIN = Decimal("300000"), Decimal("1000000")  # config/policy.toml [grading.policies.thresholds]
+WAIT = 180  # seconds a catch-up may take on a loaded 2-core machine (a hang guard, not a speed claim)
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+async def blast(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> None:
+    """Produce many messages fast: enqueue all (per-partition order kept), then await every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        headers = [("content-type", events.CONTENT_TYPE.encode())]
+        futures = [await producer.send(topic, value=value, key=key, headers=headers) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def threshold_tier(purchases: Decimal) -> str:
+    return "A" if purchases >= A_MIN else "B" if purchases >= B_MIN else "C"
+
+
+def order(customer: str, order_id: str, amount: Decimal, *, due=None) -> events.OrderPlaced:
+    return events.OrderPlaced(order_id=order_id, customer_id=customer, amount=amount, placed_at=PLACED, payment_due=due)
+
+
+def payment(customer: str, payment_id: str, order_id: str, amount: Decimal) -> events.PaymentReceived:
+    return events.PaymentReceived(payment_id=payment_id, order_id=order_id, customer_id=customer, amount=amount, paid_at=PLACED)
+
+
+def snapshot(customer: str, revision: int, *, owner: str = "rep-1", lifecycle: str = "existing", name: str | None = None) -> events.CustomerUpdated:
+    return events.CustomerUpdated(
+        customer_id=customer, number=f"N-{customer}", name=name or f"客户 {customer} r{revision}", owner_rep_id=owner,
+        team_id="team-east", strategic_partner=False, high_potential=False, lifecycle=lifecycle, revision=revision,
+    )
+
+
+def tier_change(customer: str, old: str | None, new: str, at: datetime) -> events.TierChanged:
+    return events.TierChanged(
+        customer_id=customer, old_tier=old, new_tier=new, policy="thresholds", reason="test stream", overridden=False,
+        metrics={"purchases_12m": "1.00", "profit_12m": "0.00", "credit_score": 50, "score": 10}, effective_at=at,
+    )
+
+
+async def on_topic(world, name: str, event_type: str | None = None) -> list[dict]:
+    """Every CloudEvent on the world's topic, in partition order (so per customer, in publish order)."""
+    docs = [json.loads(r.value) for r in await read_topic(world.bootstrap, world.topic(name))]
+    return [d for d in docs if event_type is None or d["type"] == event_type]
+
+
+def first_occurrences(docs: list[dict]) -> list[dict]:
+    """Drop republished copies (same event id): what an idempotent consumer applies."""
+    seen: set[str] = set()
+    out = []
+    for d in docs:
+        if d["id"] not in seen:
+            seen.add(d["id"])
+            out.append(d)
+    return out
+
+
+async def count(world, service: str, sql: str, **params) -> int:
+    return int(await world.scalar(service, sql, **params) or 0)
+
+
+async def kill_mid_stream(world, service: str, proc, *, at_least: int) -> int:
+    """kill -9 once the service has applied `at_least` events; returns how many it had applied."""
+    await eventually(lambda: count(world, service, "SELECT count(*) FROM inbox"), until=lambda v: v >= at_least, timeout=WAIT, interval=0.02)
+    proc.kill()
+    return await count(world, service, "SELECT count(*) FROM inbox")
+
+
+# --- 4. grading ------------------------------------------------------------------------------------------
+
+
+async def test_grading_killed_while_tiers_change_publishes_each_transition_once(world):
+    """Orders push 50 customers through C -> B -> A (thresholds); kill -9 mid-stream. Every order counts
+    once, the tier equals the thresholds of the totals, and the TierChanged stream of each customer is one
+    chain (old_tier of each = new_tier of the previous) ending at grading's tier, with no transition twice."""
+    await world.prepare("grading")
+    env = {"CONSUMER_BATCH_SIZE": "100", "RELAY_BATCH_SIZE": "50"}
+    grading = world.start("grading", **env)
+    customers = [f"g-{i:02d}" for i in range(1, 51)]
+    unit = {c: Decimal(800 * i) for i, c in enumerate(customers, start=1)}  # 60 orders: 48,000 x i in total
+    stream: list[tuple[bytes, bytes]] = []
+    for k in range(60):  # round robin, so every customer crosses its thresholds mid-stream
+        for c in customers:
+            stream.append(event_bytes(order(c, f"{c}-SO-{k}", unit[c])))
+            if k % 6 == 0:
+                stream.append(event_bytes(payment(c, f"{c}-PAY-{k}", f"{c}-SO-{k}", unit[c])))
+    rng = random.Random(7)
+    for dup in rng.sample(range(len(stream)), 100):  # an ERP resending exactly the same message
+        stream.insert(rng.randrange(dup, len(stream)), stream[dup])
+    resent = [event_bytes(order(c, f"{c}-SO-3", unit[c])) for c in customers]  # same order, new event id
+    distinct_ids = len({json.loads(v)["id"] for _, v in stream}) + len(resent)
+    grading.wait_ready()
+
+    half = len(stream) // 2
+    await blast(world.bootstrap, world.topic(topics.ORDERS), stream[:half])
+    await kill_mid_stream(world, "grading", grading, at_least=half // 3)
+    await blast(world.bootstrap, world.topic(topics.ORDERS), stream[half:] + resent)
+    world.start("grading", **env).wait_ready()
+
+    await eventually(lambda: count(world, "grading", "SELECT count(*) FROM inbox"), until=lambda v: v == distinct_ids, timeout=WAIT)
+    await eventually(lambda: count(world, "grading", "SELECT count(*) FROM outbox WHERE published_at IS NULL"), until=lambda v: v == 0)
+    metrics = {
+        r.customer_id: r
+        for r in await world.rows("grading", "SELECT customer_id, order_count, purchases_total, purchases_12m, tier FROM grading_customer_metrics")
+    }
+    assert sorted(metrics) == customers
+    for c in customers:
+        assert (metrics[c].order_count, metrics[c].purchases_total, metrics[c].purchases_12m) == (60, unit[c] * 60, unit[c] * 60), c
+        assert metrics[c].tier == threshold_tier(unit[c] * 60), c
+    assert Counter(m.tier for m in metrics.values()) == {"A": 30, "B": 14, "C": 6}  # the stream covers every tier
+
+    wire = await on_topic(world, topics.GRADING, "TierChanged")
+    applied = first_occurrences(wire)
+    chains: dict[str, list[dict]] = defaultdict(list)
+    for d in applied:
+        chains[d["data"]["customer_id"]].append(d["data"])
+    history = Counter(r.customer_id for r in await world.rows("grading", "SELECT customer_id FROM grading_tier_history"))
+    for c in customers:
+        chain = chains[c]
+        assert chain, c
+        assert chain[0]["old_tier"] is None, (c, chain)
+        for before, after in zip(chain, chain[1:]):
+            assert after["old_tier"] == before["new_tier"], (c, chain)
+        transitions = [(t["old_tier"], t["new_tier"]) for t in chain]
+        assert len(set(transitions)) == len(transitions), f"{c}: a transition published under two event ids: {transitions}"
+        assert [TIER_RANK[t["new_tier"]] for t in chain] == sorted({TIER_RANK[t["new_tier"]] for t in chain}), (c, chain)
+        assert chain[-1]["new_tier"] == metrics[c].tier, (c, chain)
+        assert len(chain) == history[c], c  # one event per recorded change, none from a replayed batch
