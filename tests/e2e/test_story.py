@@ -184,7 +184,7 @@ async def test_a_customer_from_first_visit_to_handover(world):
                                                                "placed_at": datetime.now(timezone.utc).isoformat()}),
         ):
             assert refused.status_code == 403 and refused.json()["code"] == "access_revoked", refused.text
-        taken_over = await eventually(lambda: open_followups(REP2), until=lambda f: set(f) == {"thank_you", "decision_call", "cadence"}, timeout=30)
+        taken_over = await eventually(lambda: open_followups(REP2), until=lambda f: set(f) == set(planned), timeout=30)
         assert {f["rep_id"] for f in taken_over.values()} == {"rep-2"}
         assert await open_followups(REP1) == {}
 
@@ -252,5 +252,7 @@ async def test_a_customer_from_first_visit_to_handover(world):
         graded = await world.rows("grading", "SELECT owner_rep_id, tier FROM grading_customer_metrics WHERE customer_id = :c", c=cid)
         assert [tuple(r) for r in graded] == [("rep-2", "A")]
         for service in ("complaints", "notifier"):
-            known = await world.rows(service, "SELECT owner_rep_id, team_id, tier, revision FROM known_customers WHERE customer_id = :c", c=cid)
+            known = await world.rows(
+                service, "SELECT owner_rep_id, team_id, tier, revision FROM known_customers WHERE customer_id = :c", c=cid
+            )
             assert [tuple(r) for r in known] == [("rep-2", "team-east", "A", 2)], service
