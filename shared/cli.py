@@ -216,6 +216,31 @@ def bench(
     raise typer.Exit(1 if run(scale, only) else 0)
 
 
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="How many customers")] = 2000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data: a rerun adds nothing")] = 7,
+    customers_url: Annotated[str, typer.Option(envvar="CRM_CUSTOMERS_URL")] = "http://127.0.0.1:8001",
+    grading_url: Annotated[str, typer.Option(envvar="CRM_GRADING_URL")] = "http://127.0.0.1:8002",
+    complaints_url: Annotated[str, typer.Option(envvar="CRM_COMPLAINTS_URL")] = "http://127.0.0.1:8003",
+    notifier_url: Annotated[str, typer.Option(envvar="CRM_NOTIFIER_URL")] = "http://127.0.0.1:8004",
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight")] = 16,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for events to reach grading and complaints")] = 180,
+) -> None:
+    """Fill a running stack (`crm up`) with a realistic organization through the HTTP APIs: teams, reps,
+    customers, contacts, two years of orders and payments, visits, complaints. Idempotent per --seed."""
+    from shared import demo as demo_data
+
+    urls = demo_data.Urls(customers_url.rstrip("/"), grading_url.rstrip("/"), complaints_url.rstrip("/"), notifier_url.rstrip("/"))
+    try:
+        stats = asyncio.run(demo_data.run(customers=customers, seed=seed, urls=urls, concurrency=concurrency, patience=wait, console=console))
+    except demo_data.DemoError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    demo_data.summary(stats, customers, console)
+    raise typer.Exit(1 if stats.failed else 0)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """Run the test suite (real PostgreSQL and broker are started if not given)."""
