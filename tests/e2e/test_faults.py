@@ -111,6 +111,157 @@ async def kill_mid_stream(world, service: str, proc, *, at_least: int) -> int:
     return await count(world, service, "SELECT count(*) FROM inbox")
 
 
+class HttpWriter:
+    """Writes over HTTP while faults happen. An idempotent write (keyed by a client id) is retried until it
+    is confirmed, across the restart (the new process has a new port): afterwards it exists exactly once.
+    A write that is not idempotent is sent once; a transport error leaves it unknown (committed or not)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.stop = asyncio.Event()
+        self.confirmed: dict[str, dict] = {}  # idempotent writes confirmed (key -> body)
+        self.statuses: Counter = Counter()
+        self.transport_errors = 0
+        self.client = httpx.AsyncClient(timeout=10)
+
+    async def call(self, method: str, path: str, body: dict) -> httpx.Response | None:
+        try:
+            response = await self.client.request(method, f"{self.url}{path}", json=body, headers=self.headers)
+        except httpx.TransportError:
+            self.transport_errors += 1
+            await asyncio.sleep(0.1)
+            return None
+        self.statuses[(method, path.split("/")[1], response.status_code)] += 1
+        assert response.status_code < 500, response.text
+        return response
+
+    async def until_confirmed(self, key: str, path: str, body: dict) -> None:
+        while True:
+            response = await self.call("POST", path, body)
+            if response is not None:
+                assert response.status_code in (200, 201), response.text  # 200: it was committed before
+                self.confirmed[key] = body
+                return
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+async def restart(world, service: str, writer: HttpWriter | None = None, **env: str):
+    """A new process of `service` (new port); waits in a thread so writers keep running meanwhile."""
+    proc = world.start(service, **env)
+    await asyncio.to_thread(proc.wait_ready)
+    if writer is not None:
+        writer.url = proc.url
+    return proc
+
+
+def card(i: int) -> dict:
+    return {"number": f"CRM-F{i:04d}", "name": f"故障客户{i}", "owner_rep_id": "rep-1", "team_id": "team-east"}
+
+
+# --- 1. customers ----------------------------------------------------------------------------------------
+
+
+async def test_customers_killed_mid_stream_keeps_exact_orders_and_one_event_per_revision(world):
+    """ERP orders and payments for 30 customers on crm.orders.v1 (with exact resends and resends under new
+    ids) while reps write over HTTP (orders: idempotent, retried until confirmed; card changes: sent once);
+    kill -9 mid-stream, restart. Trading status per customer is exact, the inbox holds each event once, and
+    every card revision went out under exactly one event id (revisions 1..current, none missing)."""
+    await world.prepare("customers")
+    env = {"CONSUMER_BATCH_SIZE": "100", "RELAY_BATCH_SIZE": "50"}
+    customers = world.start("customers", **env)
+    await asyncio.to_thread(customers.wait_ready)
+    async with httpx.AsyncClient(base_url=customers.url, headers=REP, timeout=10) as client:
+        ids = [(await client.post("/customers", json=card(i))).json()["customer_id"] for i in range(30)]
+
+    expected: dict[str, dict] = {c: {"orders": 0, "purchases": Decimal(0), "overdue_orders": 0, "overdue": Decimal(0)} for c in ids}
+    stream: list[tuple[bytes, bytes]] = []
+    for k in range(50):
+        for i, c in enumerate(ids):
+            amount = Decimal(f"{(i + 1) * 10 + k}.50")
+            due = DUE_PAST if k % 2 == 0 else None
+            stream.append(event_bytes(order(c, f"{c}-ERP-{k}", amount, due=due)))
+            e = expected[c]
+            e["orders"] += 1
+            e["purchases"] += amount
+            if k % 4 == 0:  # paid in full
+                stream.append(event_bytes(payment(c, f"{c}-PAY-{k}", f"{c}-ERP-{k}", amount)))
+            elif k % 4 == 2:  # half paid, the rest overdue
+                stream.append(event_bytes(payment(c, f"{c}-PAY-{k}", f"{c}-ERP-{k}", amount / 2)))
+                e["overdue_orders"] += 1
+                e["overdue"] += amount - amount / 2
+    rng = random.Random(1)
+    for dup in rng.sample(range(len(stream)), 100):
+        stream.insert(rng.randrange(dup, len(stream)), stream[dup])
+    resent = [event_bytes(order(c, f"{c}-ERP-7", Decimal(f"{(i + 1) * 10 + 7}.50"))) for i, c in enumerate(ids)]
+    erp_ids = {json.loads(v)["id"] for _, v in stream + resent}
+
+    writer = HttpWriter(customers.url, REP)
+
+    async def write() -> None:
+        n = 0
+        while not writer.stop.is_set():
+            c = ids[n % len(ids)]
+            body = {"order_id": f"HTTP-{n}", "customer_id": c, "amount": f"{n + 1}.00", "placed_at": PLACED}
+            await writer.until_confirmed(body["order_id"], "/orders", body)
+            if n % 3 == 0:
+                await writer.call("PATCH", f"/customers/{ids[(n * 7) % len(ids)]}", {"address": f"杭州路 {n} 号"})
+            n += 1
+
+    writing = asyncio.create_task(write())
+    try:
+        half = len(stream) // 2
+        await blast(world.bootstrap, world.topic(topics.ORDERS), stream[:half])
+        await kill_mid_stream(world, "customers", customers, at_least=half // 3)
+        await blast(world.bootstrap, world.topic(topics.ORDERS), stream[half:] + resent)
+        await restart(world, "customers", writer, **env)
+        confirmed_before = len(writer.confirmed)
+        await eventually(lambda: len(writer.confirmed), until=lambda v: v >= confirmed_before + 20)
+    finally:
+        writer.stop.set()
+        await writing
+        await writer.close()
+    assert writer.transport_errors > 0  # the process really died under the writers
+
+    http_orders = writer.confirmed
+    for body in http_orders.values():
+        e = expected[body["customer_id"]]
+        e["orders"] += 1
+        e["purchases"] += Decimal(body["amount"])
+    total_orders = sum(e["orders"] for e in expected.values())
+    await eventually(lambda: count(world, "customers", "SELECT count(*) FROM inbox"), until=lambda v: v == len(erp_ids) + len(http_orders), timeout=WAIT)
+    await eventually(lambda: count(world, "customers", "SELECT count(*) FROM outbox WHERE published_at IS NULL"), until=lambda v: v == 0)
+    assert await count(world, "customers", "SELECT count(*) FROM customer_orders") == total_orders
+    assert await count(world, "customers", "SELECT count(*) FROM customer_payments") == 30 * 25
+
+    async with httpx.AsyncClient(base_url=writer.url, headers=REP, timeout=10) as client:
+        for c in ids:
+            trading = (await client.get(f"/customers/{c}")).json()["trading_status"]
+            e = expected[c]
+            assert (trading["orders_12m"], trading["purchases_12m"], trading["overdue_orders"], trading["overdue_amount"]) == (
+                e["orders"], f"{e['purchases']:.2f}", e["overdue_orders"], f"{e['overdue']:.2f}"
+            ), c
+
+    # Every committed revision of a card went out under exactly one event id (a republished row keeps its id).
+    revisions = dict(await world.rows("customers", "SELECT customer_id, revision FROM customers"))
+    ids_by_revision: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for d in await on_topic(world, topics.CUSTOMERS, "CustomerUpdated"):
+        ids_by_revision[(d["data"]["customer_id"], d["data"]["revision"])].add(d["id"])
+    assert {k: v for k, v in ids_by_revision.items() if len(v) > 1} == {}
+    assert sorted(ids_by_revision) == sorted((c, r) for c, last in revisions.items() for r in range(1, last + 1))
+    changes = sum(revisions.values()) - len(ids)  # revisions after creation: the PATCHes that committed
+    confirmed_changes = writer.statuses[("PATCH", "customers", 200)]
+    assert confirmed_changes > 0 and confirmed_changes <= changes <= confirmed_changes + writer.transport_errors
+    # Our own orders went out once each, under one event id per order.
+    ours: dict[str, set[str]] = defaultdict(set)
+    for d in await on_topic(world, topics.ORDERS, "OrderPlaced"):
+        if d["source"] == "crm/customers":
+            ours[d["data"]["order_id"]].add(d["id"])
+    assert {k: len(v) for k, v in ours.items()} == {k: 1 for k in http_orders}
+
+
 # --- 4. grading ------------------------------------------------------------------------------------------
 
 
