@@ -262,6 +262,91 @@ async def test_customers_killed_mid_stream_keeps_exact_orders_and_one_event_per_
     assert {k: len(v) for k, v in ours.items()} == {k: 1 for k in http_orders}
 
 
+# --- 2. complaints ---------------------------------------------------------------------------------------
+
+
+async def test_complaints_killed_mid_stream_keeps_its_read_model_and_files_each_complaint_once(world):
+    """3,200 CustomerUpdated/TierChanged events for 40 customers flow into the read model while the service
+    desk files complaints over HTTP; kill -9 mid-stream, restart. Each customer's tier, revision and name are
+    those of its last event; every complaint that exists went out as exactly one ComplaintFiled (one event
+    id), every 201 exists, and at most the requests cut by the kill left one without an answer."""
+    await world.prepare("complaints")
+    env = {"CONSUMER_BATCH_SIZE": "100", "RELAY_BATCH_SIZE": "50"}
+    complaints = world.start("complaints", **env)
+    ids = [f"k-{i:02d}" for i in range(40)]
+    start = NOW - timedelta(days=1)
+    stream: list[tuple[bytes, bytes]] = []
+    last: dict[str, tuple] = {}
+    tier = {c: None for c in ids}
+    for k in range(1, 41):
+        for i, c in enumerate(ids):
+            stream.append(event_bytes(snapshot(c, k + 1, name=f"客户 {c} 第{k + 1}版")))
+            new_tier = "ABC"[(i + k) % 3]
+            effective = start + timedelta(seconds=k)
+            stream.append(event_bytes(tier_change(c, tier[c], new_tier, effective)))
+            tier[c] = new_tier
+            last[c] = (k + 1, f"客户 {c} 第{k + 1}版", new_tier, effective)
+    rng = random.Random(2)
+    for dup in rng.sample(range(len(stream)), 100):
+        stream.insert(rng.randrange(dup, len(stream)), stream[dup])
+    by_topic: dict[str, list] = defaultdict(list)
+    for key, value in stream:
+        by_topic[topics.CUSTOMERS if json.loads(value)["type"] == "CustomerUpdated" else topics.GRADING].append((key, value))
+    stream_ids = {json.loads(v)["id"] for _, v in stream}
+    await asyncio.to_thread(complaints.wait_ready)
+    await blast(world.bootstrap, world.topic(topics.CUSTOMERS), [event_bytes(snapshot(c, 1)) for c in ids])
+    await eventually(lambda: count(world, "complaints", "SELECT count(*) FROM known_customers"), until=lambda v: v == len(ids))
+
+    writer = HttpWriter(complaints.url, auth("desk-1", "rep", "team-east"))
+    filed: dict[str, str] = {}  # complaint_id -> customer_id, for every 201
+
+    async def file() -> None:
+        n = 0
+        while not writer.stop.is_set():
+            body = {"customer_id": ids[n % len(ids)], "complainant": {"name": "王经理"}, "channel": "phone", "content": f"投诉 {n}: 交货延迟"}
+            response = await writer.call("POST", "/complaints", body)
+            if response is not None:
+                assert response.status_code == 201, response.text
+                filed[response.json()["complaint_id"]] = body["customer_id"]
+            n += 1
+
+    filing = asyncio.create_task(file())
+    try:
+        for topic in (topics.CUSTOMERS, topics.GRADING):  # each half of both topics, then the kill
+            await blast(world.bootstrap, world.topic(topic), by_topic[topic][: len(by_topic[topic]) // 2])
+        await kill_mid_stream(world, "complaints", complaints, at_least=len(ids) + len(stream) // 6)
+        for topic in (topics.CUSTOMERS, topics.GRADING):
+            await blast(world.bootstrap, world.topic(topic), by_topic[topic][len(by_topic[topic]) // 2 :])
+        await restart(world, "complaints", writer, **env)
+        filed_before = len(filed)
+        await eventually(lambda: len(filed), until=lambda v: v >= filed_before + 20)
+    finally:
+        writer.stop.set()
+        await filing
+        await writer.close()
+    assert writer.transport_errors > 0  # the process really died under the filers
+
+    await eventually(lambda: count(world, "complaints", "SELECT count(*) FROM inbox"), until=lambda v: v == len(ids) + len(stream_ids), timeout=WAIT)
+    await eventually(lambda: count(world, "complaints", "SELECT count(*) FROM outbox WHERE published_at IS NULL"), until=lambda v: v == 0)
+    known = {
+        r.customer_id: (r.revision, r.name, r.tier, r.tier_effective_at)
+        for r in await world.rows("complaints", "SELECT customer_id, revision, name, tier, tier_effective_at FROM known_customers")
+    }
+    assert known == last
+
+    stored = {r.complaint_id: (r.customer_id, r.tier) for r in await world.rows("complaints", "SELECT complaint_id, customer_id, tier FROM complaints")}
+    assert set(filed) <= set(stored)
+    assert {c: stored[c][0] for c in filed} == filed
+    assert len(stored) - len(filed) <= writer.transport_errors  # committed, but the kill cut the answer
+    event_ids: dict[str, set[str]] = defaultdict(set)
+    announced: dict[str, tuple] = {}
+    for d in await on_topic(world, topics.COMPLAINTS, "ComplaintFiled"):
+        event_ids[d["data"]["complaint_id"]].add(d["id"])
+        announced[d["data"]["complaint_id"]] = (d["data"]["customer_id"], d["data"]["tier"])
+    assert {c: len(e) for c, e in event_ids.items()} == {c: 1 for c in stored}
+    assert announced == stored
+
+
 # --- 4. grading ------------------------------------------------------------------------------------------
 
 
