@@ -347,6 +347,82 @@ async def test_complaints_killed_mid_stream_keeps_its_read_model_and_files_each_
     assert announced == stored
 
 
+# --- 3. notifier -----------------------------------------------------------------------------------------
+
+
+def visit(customer: str, visit_id: str, rep: str, at: datetime, *, first: bool, outcome: str, commitments: int = 0) -> events.VisitLogged:
+    return events.VisitLogged(
+        visit_id=visit_id, customer_id=customer, rep_id=rep, channel="on_site", started_at=at, first_visit=first, outcome=outcome,
+        commitments=[{"party": "us", "content": f"报价 {visit_id}", "due_at": NOW + timedelta(days=10)} for _ in range(commitments)],
+    )
+
+
+async def test_notifier_killed_mid_stream_plans_each_follow_up_exactly_once(world):
+    """3,000 CustomerUpdated and VisitLogged events for 60 customers (first visits, undecided outcomes,
+    commitments, one change of owner each, some visits arriving before the customer); kill -9 mid-stream,
+    restart. Per customer and kind exactly the expected follow-ups exist, all with the current owner,
+    nothing stays parked, and the inbox holds each event once. (Scheduler off: the plan is what is checked.)"""
+    await world.prepare("notifier")
+    env = {"CONSUMER_BATCH_SIZE": "100", "SCHEDULER_ENABLED": "false"}
+    notifier = world.start("notifier", **env)
+    ids = [f"n-{i:02d}" for i in range(60)]
+    expected: dict[tuple[str, str], int] = Counter()
+    owner: dict[str, str] = {}
+    stream: list[tuple[bytes, bytes]] = []
+    lifecycles = ("prospect", "new", "existing")
+    per_customer: dict[str, list[tuple[bytes, bytes]]] = {}
+    for i, c in enumerate(ids):
+        rep_a, rep_b = f"rep-{i % 4}", f"rep-{i % 4 + 10}"
+        began = NOW - timedelta(days=2)
+        seq: list[tuple[bytes, bytes]] = []
+        first_pending = True
+        if i % 5 == 0:  # a visit before the customer's first snapshot: parked, replayed when it arrives
+            seq.append(event_bytes(visit(c, f"{c}-V0", rep_a, began, first=True, outcome="undecided")))
+            expected[(c, "thank_you")] += 1
+            expected[(c, "decision_call")] += 1
+            first_pending = False
+        revision = 1
+        seq.append(event_bytes(snapshot(c, revision, owner=rep_a, lifecycle="prospect")))
+        rep = rep_a
+        for j in range(1, 49):
+            if j % 2 == 1:
+                outcome = ("interested", "undecided", "won")[j % 3]
+                commitments = 1 if j % 6 == 1 else 0
+                seq.append(event_bytes(visit(c, f"{c}-V{j}", rep, began + timedelta(minutes=j), first=first_pending, outcome=outcome, commitments=commitments)))
+                expected[(c, "thank_you")] += first_pending
+                expected[(c, "decision_call")] += outcome == "undecided"
+                expected[(c, "commitment")] += commitments
+                first_pending = False
+            else:
+                revision += 1
+                rep = rep_b if j >= 24 else rep_a
+                seq.append(event_bytes(snapshot(c, revision, owner=rep, lifecycle=lifecycles[(j // 2) % 3])))
+        expected[(c, "cadence")] = 1
+        owner[c] = rep_b
+        per_customer[c] = seq
+    for j in range(max(len(v) for v in per_customer.values())):  # interleave the customers
+        stream.extend(per_customer[c][j] for c in ids if j < len(per_customer[c]))
+    rng = random.Random(3)
+    for dup in rng.sample(range(len(stream)), 100):
+        stream.insert(rng.randrange(dup, len(stream)), stream[dup])
+    stream_ids = {json.loads(v)["id"] for _, v in stream}
+    await asyncio.to_thread(notifier.wait_ready)
+
+    half = len(stream) // 2
+    await blast(world.bootstrap, world.topic(topics.CUSTOMERS), stream[:half])
+    await kill_mid_stream(world, "notifier", notifier, at_least=half // 3)
+    await blast(world.bootstrap, world.topic(topics.CUSTOMERS), stream[half:])
+    await restart(world, "notifier", **env)
+
+    await eventually(lambda: count(world, "notifier", "SELECT count(*) FROM inbox"), until=lambda v: v == len(stream_ids), timeout=WAIT)
+    rows = await world.rows("notifier", "SELECT customer_id, kind, state, rep_id FROM followups")
+    assert Counter((r.customer_id, r.kind) for r in rows) == expected
+    assert {(r.customer_id, r.rep_id) for r in rows} == set(owner.items())  # handed over to the new owner
+    assert {r.state for r in rows} == {"scheduled"}
+    assert await count(world, "notifier", "SELECT count(*) FROM parked_events") == 0
+    assert dict(await world.rows("notifier", "SELECT customer_id, owner_rep_id FROM known_customers")) == owner
+
+
 # --- 4. grading ------------------------------------------------------------------------------------------
 
 
