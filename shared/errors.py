@@ -84,7 +84,7 @@ class RejectNul:
         field = "path" if NUL in scope.get("path", "") else None
         if field is None:
             query = scope.get("query_string", b"").decode("utf-8", "replace")
-            field = next((k or "query" for k, v in parse_qsl(query, keep_blank_values=True) if NUL in k or NUL in v), None)
+            field = next((f"query.{k}" for k, v in parse_qsl(query, keep_blank_values=True) if NUL in k or NUL in v), None)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"")
         if field is None and b"json" in headers.get(b"content-type", b"") and length.isdigit() and int(length) <= NUL_CHECK_MAX_BYTES:

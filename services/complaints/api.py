@@ -62,7 +62,7 @@ async def complaint_queue(
     status: ComplaintStatus | None = None,
     sla_status: SlaStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QueueOut:
     now = _now()
     where = queries.open_filter(scope=access.scope(principal), now=now, team=team, handler=handler, status=status, sla_status=sla_status)

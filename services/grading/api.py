@@ -113,7 +113,7 @@ async def get_report(
     policy: str | None = None,
     min_purchases_12m: Annotated[Decimal | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     filters = reports.Filters(tier, team_id, business_unit, policy, min_purchases_12m)
     async with runtime_of(request).sessions() as session:
