@@ -104,6 +104,26 @@ async def count(world, service: str, sql: str, **params) -> int:
     return int(await world.scalar(service, sql, **params) or 0)
 
 
+def assert_one_chain_per_customer(wire: list[dict], current: dict[str, str], history: Counter) -> None:
+    """TierChanged per customer, republished copies dropped: one chain (each old_tier is the previous
+    new_tier) from no tier to grading's current tier, rising only (the stream only adds purchases), so a
+    transition seen twice can only be a replayed batch; one event per row of grading's tier history."""
+    chains: dict[str, list[dict]] = defaultdict(list)
+    for d in first_occurrences(wire):
+        chains[d["data"]["customer_id"]].append(d["data"])
+    assert sorted(chains) == sorted(current)
+    for c, tier in current.items():
+        chain = chains[c]
+        assert chain[0]["old_tier"] is None, (c, chain)
+        for before, after in zip(chain, chain[1:]):
+            assert after["old_tier"] == before["new_tier"], (c, chain)
+        transitions = [(t["old_tier"], t["new_tier"]) for t in chain]
+        assert len(set(transitions)) == len(transitions), f"{c}: a transition published under two event ids: {transitions}"
+        assert [TIER_RANK[t["new_tier"]] for t in chain] == sorted({TIER_RANK[t["new_tier"]] for t in chain}), (c, chain)
+        assert chain[-1]["new_tier"] == tier, (c, chain)
+        assert len(chain) == history[c], c
+
+
 async def kill_mid_stream(world, service: str, proc, *, at_least: int) -> int:
     """kill -9 once the service has applied `at_least` events; returns how many it had applied."""
     await eventually(lambda: count(world, service, "SELECT count(*) FROM inbox"), until=lambda v: v >= at_least, timeout=WAIT, interval=0.02)
@@ -466,20 +486,91 @@ async def test_grading_killed_while_tiers_change_publishes_each_transition_once(
         assert metrics[c].tier == threshold_tier(unit[c] * 60), c
     assert Counter(m.tier for m in metrics.values()) == {"A": 30, "B": 14, "C": 6}  # the stream covers every tier
 
-    wire = await on_topic(world, topics.GRADING, "TierChanged")
-    applied = first_occurrences(wire)
-    chains: dict[str, list[dict]] = defaultdict(list)
-    for d in applied:
-        chains[d["data"]["customer_id"]].append(d["data"])
     history = Counter(r.customer_id for r in await world.rows("grading", "SELECT customer_id FROM grading_tier_history"))
-    for c in customers:
-        chain = chains[c]
-        assert chain, c
-        assert chain[0]["old_tier"] is None, (c, chain)
-        for before, after in zip(chain, chain[1:]):
-            assert after["old_tier"] == before["new_tier"], (c, chain)
-        transitions = [(t["old_tier"], t["new_tier"]) for t in chain]
-        assert len(set(transitions)) == len(transitions), f"{c}: a transition published under two event ids: {transitions}"
-        assert [TIER_RANK[t["new_tier"]] for t in chain] == sorted({TIER_RANK[t["new_tier"]] for t in chain}), (c, chain)
-        assert chain[-1]["new_tier"] == metrics[c].tier, (c, chain)
-        assert len(chain) == history[c], c  # one event per recorded change, none from a replayed batch
+    assert_one_chain_per_customer(await on_topic(world, topics.GRADING, "TierChanged"), {c: m.tier for c, m in metrics.items()}, history)
+
+
+# --- 5. PostgreSQL restart under load, whole stack -----------------------------------------------------------
+
+
+async def test_postgres_restart_under_load_with_the_whole_stack_ends_in_the_expected_state(world):
+    """The four services run while 2,500 ERP events flow (orders push 20 customers through the tiers, the
+    TierChanged fan out to customers, complaints and notifier); PostgreSQL stops mid-stream and comes back.
+    Nothing crashes, nothing is skipped or doubled: trading status, metrics, tiers in every read model, the
+    TierChanged chains and the follow-ups of the visits are exactly those of a fault-free run."""
+    postgres = world.infra.local_postgres
+    if postgres is None:
+        pytest.skip("needs the locally started PostgreSQL to restart it")
+    await world.prepare()
+    env = {"CONSUMER_BATCH_SIZE": "100", "RELAY_BATCH_SIZE": "50"}
+    procs = {name: world.start(name, **env, **({"SCHEDULER_ENABLED": "false"} if name == "notifier" else {})) for name in ("customers", "grading", "complaints", "notifier")}
+    for proc in procs.values():
+        await asyncio.to_thread(proc.wait_ready)
+    async with httpx.AsyncClient(base_url=procs["customers"].url, headers=REP, timeout=10) as client:
+        ids = [(await client.post("/customers", json=card(i))).json()["customer_id"] for i in range(20)]
+        for n, c in enumerate(ids):
+            response = await client.post(f"/customers/{c}/visits", json={
+                "visit_id": f"V-{n}", "channel": "on_site", "started_at": (NOW - timedelta(hours=2)).isoformat(), "outcome": "undecided",
+            })
+            assert response.status_code == 201, response.text
+
+    unit = {c: Decimal(1000 * (i + 1)) for i, c in enumerate(ids)}  # 100 orders: 100,000 x (i + 1) in total
+    stream = []
+    for k in range(100):
+        for c in ids:
+            stream.append(event_bytes(order(c, f"{c}-SO-{k}", unit[c], due=DUE_PAST)))
+            if k % 4 == 0:
+                stream.append(event_bytes(payment(c, f"{c}-PAY-{k}", f"{c}-SO-{k}", unit[c])))
+    third = len(stream) // 3
+    topic = world.topic(topics.ORDERS)
+    await blast(world.bootstrap, topic, stream[:third])
+    await eventually(lambda: count(world, "grading", "SELECT count(*) FROM inbox"), until=lambda v: v >= third // 3, timeout=WAIT, interval=0.05)
+    for engine in world._engines.values():  # our own pooled connections would die with the server
+        await engine.dispose()
+    postgres.stop()
+    try:
+        await blast(world.bootstrap, topic, stream[third : 2 * third])  # the broker is up: the stream flows on
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:  # every service retries meanwhile; none may crash
+            assert {n: p.proc.poll() for n, p in procs.items()} == dict.fromkeys(procs), "a database outage must not crash a service"
+            await asyncio.sleep(0.5)
+    finally:
+        postgres.start()
+    await blast(world.bootstrap, topic, stream[2 * third :])
+
+    await eventually(lambda: count(world, "grading", "SELECT sum(order_count) FROM grading_customer_metrics"), until=lambda v: v == 2000, timeout=WAIT)
+    await eventually(lambda: count(world, "customers", "SELECT count(*) FROM customer_orders"), until=lambda v: v == 2000, timeout=WAIT)
+    for name in procs:
+        await eventually(lambda n=name: count(world, n, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), until=lambda v: v == 0, timeout=WAIT)
+    metrics = {r.customer_id: r for r in await world.rows("grading", "SELECT customer_id, order_count, purchases_total, tier FROM grading_customer_metrics")}
+    assert sorted(metrics) == sorted(ids)
+    tiers = {c: threshold_tier(unit[c] * 100) for c in ids}
+    assert {c: (m.order_count, m.purchases_total, m.tier) for c, m in metrics.items()} == {c: (100, unit[c] * 100, tiers[c]) for c in ids}
+    assert Counter(tiers.values()) == {"A": 11, "B": 7, "C": 2}
+    assert await count(world, "grading", "SELECT count(*) FROM grading_payments") == 500
+    history = Counter(r.customer_id for r in await world.rows("grading", "SELECT customer_id FROM grading_tier_history"))
+    assert_one_chain_per_customer(await on_topic(world, topics.GRADING, "TierChanged"), tiers, history)
+
+    # Every read model of the tier converges on grading's, the complaints desk files at it.
+    read_models = {
+        "customers": "SELECT customer_id, tier FROM customer_tiers",
+        "complaints": "SELECT customer_id, tier FROM known_customers",
+        "notifier": "SELECT customer_id, tier FROM known_customers",
+    }
+    for name, sql in read_models.items():
+        await eventually(lambda n=name, q=sql: world.rows(n, q), until=lambda rows: dict(rows) == tiers, timeout=WAIT)
+    async with httpx.AsyncClient(timeout=10) as client:
+        for c in ids:
+            trading = (await client.get(f"{procs['customers'].url}/customers/{c}", headers=REP)).json()["trading_status"]
+            total = unit[c] * 100
+            assert (trading["orders_12m"], trading["purchases_12m"], trading["overdue_orders"], trading["overdue_amount"]) == (
+                100, f"{total:.2f}", 75, f"{total * 3 / 4:.2f}"
+            ), c
+            filed = await client.post(f"{procs['complaints'].url}/complaints", headers=ADMIN, json={
+                "customer_id": c, "complainant": {"name": "李工"}, "channel": "phone", "content": "恢复后的投诉",
+            })
+            assert filed.status_code == 201, filed.text
+            assert filed.json()["tier"] == tiers[c]
+    followups = Counter((r.customer_id, r.kind) for r in await world.rows("notifier", "SELECT customer_id, kind FROM followups"))
+    assert followups == {(c, kind): 1 for c in ids for kind in ("thank_you", "decision_call", "cadence")}
+    assert {n: p.proc.poll() for n, p in procs.items()} == dict.fromkeys(procs)
