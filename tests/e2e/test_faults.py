@@ -17,7 +17,6 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
