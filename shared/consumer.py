@@ -45,12 +45,12 @@ from shared.topics import dlq
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
-# A batched handler takes every event of the batch routed to it, in order: list[(envelope, data)].
+# A batched handler takes a run of consecutive events of the batch routed to it, in order: list[(envelope, data)].
 BatchHandler = Callable[[AsyncSession, list[tuple[CloudEvent, Any]]], Awaitable[None]]
 
 
 def batched(fn: BatchHandler) -> Handler:
-    """Mark a handler as set-based: it is called once per batch with all its events (for throughput)."""
+    """Mark a handler as set-based: it is called once per run of consecutive events routed to it (for throughput)."""
     fn.batched = True  # type: ignore[attr-defined]
     return fn  # type: ignore[return-value]
 
@@ -240,17 +240,24 @@ class EventConsumer:
         duplicates = len(batch) - len(claimed)
         if duplicates:
             EVENTS_DUPLICATE.labels(self.settings.service, self.topic).inc(duplicates)
-        groups: dict[Any, list[tuple[CloudEvent, Any]]] = {}
+        # Batch order is kept: consecutive events of one batched handler form a run applied in one call;
+        # any other event first flushes the run, so a customer's events are applied in the order they came.
+        run_handler: Any = None
+        run: list[tuple[CloudEvent, Any]] = []
         for event_id, item in unique.items():
             if event_id not in claimed:
                 continue
+            if run and item.handler is not run_handler:
+                await run_handler(session, run)
+                run = []
             if getattr(item.handler, "batched", False):
-                groups.setdefault(item.handler, []).append((item.envelope, item.data))
+                run_handler = item.handler
+                run.append((item.envelope, item.data))
             else:
                 await item.handler(session, item.envelope, item.data)
             EVENTS_CONSUMED.labels(self.settings.service, item.record.topic, item.envelope.type).inc()
-        for handler, group in groups.items():
-            await handler(session, group)
+        if run:
+            await run_handler(session, run)
 
     async def dead_letter(self, poison: list[tuple[ConsumerRecord, InvalidEvent]]) -> None:
         futures = []
