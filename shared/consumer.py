@@ -137,6 +137,8 @@ class EventConsumer:
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=50,
             auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=max(300, self.settings.consumer_session_timeout_ms // 4),
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.settings.service}:{self.topic}",
             description="Handles " + "; ".join(f"{t}: {', '.join(h)}" for t, h in self.handlers.items()),

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     # consumer chassis
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_enabled: bool = True
+    # how long the group waits for a silent (killed) member before its partitions move
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 10.0
     # outbox relay
