@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.customers.conftest import unique
 from tests.harness import auth
 
 pytestmark = pytest.mark.integration
