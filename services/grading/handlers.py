@@ -102,6 +102,11 @@ RECORD_CUSTOMERS = sa.text(
 )
 
 
+def columns(items: list, *fields: str) -> dict[str, list]:
+    """Row objects -> one array per field, the parameters of an `unnest` statement."""
+    return {f: [getattr(item, f) for item in items] for f in fields}
+
+
 def build_handlers(policy: Callable[[], GradingPolicy]) -> dict[str, BatchHandler]:
     """The batched handlers, bound to the grading policy loaded at start-up."""
 
@@ -111,14 +116,7 @@ def build_handlers(policy: Callable[[], GradingPolicy]) -> dict[str, BatchHandle
         touched = (
             await session.execute(
                 RECORD_ORDERS,
-                {
-                    "order_id": [o.order_id for o in orders],
-                    "customer_id": [o.customer_id for o in orders],
-                    "amount": [o.amount for o in orders],
-                    "cost": [o.cost for o in orders],
-                    "placed_at": [o.placed_at for o in orders],
-                    "payment_due": [o.payment_due for o in orders],
-                },
+                columns(orders, "order_id", "customer_id", "amount", "cost", "placed_at", "payment_due"),
             )
         ).scalars().all()
         if not touched:
@@ -133,13 +131,7 @@ def build_handlers(policy: Callable[[], GradingPolicy]) -> dict[str, BatchHandle
         recorded = (
             await session.execute(
                 RECORD_PAYMENTS,
-                {
-                    "payment_id": [p.payment_id for p in paid],
-                    "order_id": [p.order_id for p in paid],
-                    "customer_id": [p.customer_id for p in paid],
-                    "amount": [p.amount for p in paid],
-                    "paid_at": [p.paid_at for p in paid],
-                },
+                columns(paid, "payment_id", "order_id", "customer_id", "amount", "paid_at"),
             )
         ).scalars().all()
         if not recorded:
