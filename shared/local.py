@@ -117,7 +117,11 @@ class LocalPostgres:
                 "-p", str(self.port),
                 "-k", str(self.data_dir),
                 "-c", "max_connections=300",
-                "-c", "shared_buffers=256MB",
+                "-c", "shared_buffers=1GB",
+                # a full recompute writes a few GB of WAL in a minute: checkpoints every few seconds would
+                # multiply it with full-page images; space them out (crash recovery stays within a minute)
+                "-c", "max_wal_size=8GB",
+                "-c", "checkpoint_timeout=15min",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -13,13 +13,14 @@ history and the outbox, only for customers whose tier changed.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.grading.policy import (
     GradingPolicy,
@@ -29,6 +30,7 @@ from services.grading.policy import (
     ThresholdsPolicy,
 )
 from shared import topics
+from shared.consumer import is_transient
 
 SOURCE = "crm/grading"
 MONEY_TEXT = "'FM9999999999999990.00'"
@@ -63,8 +65,18 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def cents(column: str) -> str:
+    """A sum of whole cents (float8, exact below 2**53) back to money with two places."""
+    return f"(coalesce({column}, 0)::int8::numeric / 100)::numeric(18, 2)"
+
+
 def facts_sql(q: Sql, policy: GradingPolicy, clock: Clock, *, scoped: bool) -> str:
-    """Windowed facts per customer: purchases and profit over 12/24 months, payment timeliness."""
+    """Windowed facts per customer: purchases and profit over 12/24 months, payment timeliness.
+
+    Money is summed as whole cents in float8 and every aggregate keeps a by-value state: over ten million
+    orders this halves the aggregation time against numeric sums and stays exact (integers below 2**53).
+    The profit of an order without cost is amount x assumed_margin, rounded to the cent.
+    """
     now = q.bind(clock.now, "timestamptz")
     t12, t24 = f"({now} - interval '12 months')", f"({now} - interval '24 months')"
     today = q.bind(clock.today, "date")
@@ -74,24 +86,28 @@ def facts_sql(q: Sql, policy: GradingPolicy, clock: Clock, *, scoped: bool) -> s
     only = "AND o.customer_id = ANY(CAST(:ids AS text[]))" if scoped else ""
     where = "WHERE c.customer_id = ANY(CAST(:ids AS text[]))" if scoped else ""
     return f"""
-    SELECT c.customer_id, c.order_count, c.strategic_partner, c.high_potential, c.subjective_tier, c.team_id,
-           coalesce(a.purchases_12m, 0.00) AS purchases_12m, coalesce(a.purchases_24m, 0.00) AS purchases_24m,
-           coalesce(a.profit_12m, 0.00) AS profit_12m, coalesce(a.profit_24m, 0.00) AS profit_24m,
-           coalesce(a.payments_due_12m, 0) AS payments_due_12m, a.on_time_ratio,
-           coalesce(a.avg_days_late, 0) AS avg_days_late
+    SELECT c.customer_id, c.order_count, c.customer_revision, c.strategic_partner, c.high_potential,
+           c.subjective_tier, c.team_id,
+           {cents("a.purchases_12m")} AS purchases_12m, {cents("a.purchases_24m")} AS purchases_24m,
+           {cents("a.profit_12m")} AS profit_12m, {cents("a.profit_24m")} AS profit_24m,
+           coalesce(a.payments_due_12m, 0)::int AS payments_due_12m,
+           CASE WHEN a.payments_due_12m > 0 THEN a.paid_on_time::float8 / a.payments_due_12m END AS on_time_ratio,
+           CASE WHEN a.paid_late > 0 THEN a.days_late::float8 / a.paid_late ELSE 0 END AS avg_days_late
     FROM grading_customer_metrics c
     LEFT JOIN (
         SELECT o.customer_id,
-               sum(o.amount) FILTER (WHERE o.placed_at > {t12}) AS purchases_12m,
-               sum(o.amount) FILTER (WHERE o.placed_at > {t24}) AS purchases_24m,
-               round(sum(o.profit) FILTER (WHERE o.placed_at > {t12}), 2) AS profit_12m,
-               round(sum(o.profit) FILTER (WHERE o.placed_at > {t24}), 2) AS profit_24m,
+               sum(o.amount_cents) FILTER (WHERE o.in_12m) AS purchases_12m,
+               sum(o.amount_cents) FILTER (WHERE o.in_24m) AS purchases_24m,
+               sum(o.profit_cents) FILTER (WHERE o.in_12m) AS profit_12m,
+               sum(o.profit_cents) FILTER (WHERE o.in_24m) AS profit_24m,
                count(*) FILTER (WHERE o.due_counted) AS payments_due_12m,
-               avg(CASE WHEN o.days_late > 0 THEN 0.0 ELSE 1.0 END) FILTER (WHERE o.due_counted)::float8 AS on_time_ratio,
-               avg(o.days_late) FILTER (WHERE o.due_counted AND o.days_late > 0)::float8 AS avg_days_late
+               count(*) FILTER (WHERE o.due_counted AND o.days_late <= 0) AS paid_on_time,
+               count(*) FILTER (WHERE o.due_counted AND o.days_late > 0) AS paid_late,
+               sum(o.days_late) FILTER (WHERE o.due_counted AND o.days_late > 0) AS days_late
         FROM (
-            SELECT o.customer_id, o.amount, o.placed_at,
-                   coalesce(o.amount - o.cost, o.amount * {margin}) AS profit,
+            SELECT o.customer_id, (o.amount * 100)::float8 AS amount_cents,
+                   round(coalesce(o.amount - o.cost, o.amount * {margin}) * 100)::float8 AS profit_cents,
+                   o.placed_at > {t12} AS in_12m, o.placed_at > {t24} AS in_24m,
                    (o.payment_due IS NOT NULL AND o.payment_due > {d12}
                     AND (o.settled_at IS NOT NULL OR o.payment_due < {today})) AS due_counted,
                    CASE WHEN o.settled_at IS NOT NULL THEN (o.settled_at AT TIME ZONE {tz})::date - o.payment_due
@@ -236,9 +252,19 @@ def graded_sql(q: Sql, policy: GradingPolicy, source: str, clock: Clock, *, cuto
     """
 
 
-def apply_sql(q: Sql, graded: str, clock: Clock) -> str:
-    """Write metrics and tier; for customers whose tier changed, append history and stage TierChanged."""
+def apply_sql(q: Sql, graded: str, clock: Clock, *, snapshot: bool = False) -> str:
+    """Write metrics and tier; for customers whose tier changed, append history and stage TierChanged.
+
+    With `snapshot` the graded rows come from a snapshot taken at `clock.now` (a full recompute): a row that
+    an event has re-evaluated since (new orders, a newer card, a later evaluation) is fresher and kept.
+    """
     now = q.bind(clock.now, "timestamptz")
+    fresher = (
+        f"AND c.order_count = e.order_count AND c.customer_revision = e.customer_revision "
+        f"AND (c.evaluated_at IS NULL OR c.evaluated_at <= {now})"
+        if snapshot
+        else ""
+    )
     now_text = q.bind(rfc3339(clock.now), "text")
     topic = q.bind(topics.GRADING, "text")
     source = q.bind(SOURCE, "text")
@@ -256,7 +282,7 @@ def apply_sql(q: Sql, graded: str, clock: Clock) -> str:
                tier_effective_at = CASE WHEN c.tier IS DISTINCT FROM e.tier THEN {now} ELSE c.tier_effective_at END,
                evaluated_at = {now}
         FROM e
-        WHERE c.customer_id = e.customer_id
+        WHERE c.customer_id = e.customer_id {fresher}
           AND (c.tier, c.tier_reason, c.policy, c.score, c.purchases_12m, c.purchases_24m, c.profit_12m, c.profit_24m,
                c.on_time_ratio, c.avg_days_late, c.payments_due_12m, c.business_unit, c.overridden)
               IS DISTINCT FROM
@@ -264,26 +290,17 @@ def apply_sql(q: Sql, graded: str, clock: Clock) -> str:
                e.on_time_ratio, e.avg_days_late, e.payments_due_12m, e.unit, e.overridden)
         RETURNING c.*
     ),
-    moved AS (
-        SELECT gen_random_uuid()::text AS event_id, m.*,
-               json_build_object('purchases_12m', to_char(m.purchases_12m, {MONEY_TEXT}),
-                                 'profit_12m', to_char(m.profit_12m, {MONEY_TEXT}),
-                                 'credit_score', m.credit_score, 'score', m.score) AS event_metrics
-        FROM changed m WHERE m.previous_tier IS DISTINCT FROM m.tier
-    ),
     history AS (
         INSERT INTO grading_tier_history (customer_id, old_tier, new_tier, policy, reason, overridden, metrics, effective_at)
         SELECT customer_id, previous_tier, tier, policy, tier_reason, overridden,
-               jsonb_build_object('purchases_12m', to_char(purchases_12m, {MONEY_TEXT}),
-                                  'purchases_24m', to_char(purchases_24m, {MONEY_TEXT}),
-                                  'profit_12m', to_char(profit_12m, {MONEY_TEXT}),
-                                  'profit_24m', to_char(profit_24m, {MONEY_TEXT}),
+               jsonb_build_object('purchases_12m', purchases_12m::text, 'purchases_24m', purchases_24m::text,
+                                  'profit_12m', profit_12m::text, 'profit_24m', profit_24m::text,
                                   'order_count', order_count, 'on_time_ratio', on_time_ratio,
                                   'avg_days_late', avg_days_late, 'payments_due_12m', payments_due_12m,
                                   'credit_score', credit_score, 'score', score,
                                   'business_unit', business_unit, 'computed_tier', computed_tier),
                {now}
-        FROM moved
+        FROM changed WHERE previous_tier IS DISTINCT FROM tier
     ),
     staged AS (
         INSERT INTO outbox (event_id, topic, key, event_type, payload)
@@ -292,10 +309,13 @@ def apply_sql(q: Sql, graded: str, clock: Clock) -> str:
             'time', {now_text}, 'datacontenttype', 'application/json',
             'data', json_build_object('customer_id', customer_id, 'old_tier', previous_tier, 'new_tier', tier,
                                       'policy', policy, 'reason', tier_reason, 'overridden', overridden,
-                                      'metrics', event_metrics, 'effective_at', {now_text}))::text, 'UTF8')
-        FROM moved
+                                      'metrics', json_build_object('purchases_12m', purchases_12m::text,
+                                                                   'profit_12m', profit_12m::text,
+                                                                   'credit_score', credit_score, 'score', score),
+                                      'effective_at', {now_text}))::text, 'UTF8')
+        FROM (SELECT *, gen_random_uuid()::text AS event_id FROM changed WHERE previous_tier IS DISTINCT FROM tier) m
     )
-    SELECT (SELECT count(*) FROM changed) AS updated, (SELECT count(*) FROM moved) AS moved
+    SELECT count(*) AS updated, count(*) FILTER (WHERE previous_tier IS DISTINCT FROM tier) AS moved FROM changed
     """
 
 
@@ -317,22 +337,103 @@ async def evaluate(session: AsyncSession, *, policy: GradingPolicy, customer_ids
     return Outcome(row.updated, row.moved)
 
 
-async def recompute_all(session: AsyncSession, *, policy: GradingPolicy, now: datetime | None = None) -> Outcome | None:
-    """Re-rank and re-grade every customer in set-based SQL. None if another recompute holds the lock."""
-    if not await session.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({RECOMPUTE_LOCK})")):
-        return None
+SNAPSHOT_TABLE = "grading_recompute_scored"  # unlogged, lives for one recompute (under RECOMPUTE_LOCK)
+
+
+@dataclass(frozen=True)
+class RecomputeTuning:
+    workers: int = 2  # connections applying chunks at once
+    chunk_customers: int = 50_000  # customers per transaction while applying
+    work_mem: str = "256MB"  # for the one aggregation over every order (hash tables stay in memory)
+
+
+async def recompute_all(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    policy: GradingPolicy,
+    now: datetime | None = None,
+    tuning: RecomputeTuning = RecomputeTuning(),
+) -> Outcome | None:
+    """Re-rank and re-grade every customer in set-based SQL. None if another recompute holds the lock.
+
+    1. snapshot: one aggregation over all orders writes facts and scores of every customer to an unlogged
+       table and stores the rank cut-offs (one transaction);
+    2. apply: the snapshot is graded and written in chunks of about `chunk_customers` (a page range of the
+       snapshot each), `workers` transactions at a time, so the work uses every core and ingest is never
+       blocked behind a million row locks. A chunk commits metrics, tier history and TierChanged together;
+       a customer re-evaluated by an event since the snapshot keeps the fresher result.
+    """
     clock = Clock(now or datetime.now(timezone.utc), policy.timezone)
-    q = Sql()
-    await session.execute(sa.text("DROP TABLE IF EXISTS grading_scored"))
-    await session.execute(
-        sa.text(f"CREATE TEMP TABLE grading_scored ON COMMIT DROP AS {scored_sql(q, policy, clock, scoped=False)}"), q.params
-    )
-    await session.execute(sa.text("ANALYZE grading_scored"))
-    await store_rank_cutoffs(session, policy=policy, source="grading_scored", now=clock.now)
-    q = Sql()
-    graded = graded_sql(q, policy, "SELECT * FROM grading_scored", clock)
-    row = (await session.execute(sa.text(apply_sql(q, graded, clock)), q.params)).one()
-    return Outcome(row.updated, row.moved)
+    async with sessions() as guard, guard.begin():  # holds the lock for the whole run, does nothing else
+        if not await guard.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({RECOMPUTE_LOCK})")):
+            return None
+        try:
+            pages, rows = await _snapshot(sessions, policy, clock, tuning)
+            chunks = max(1, min(pages, -(-rows // tuning.chunk_customers)))
+            if rows >= 2 * tuning.workers * 1000:
+                chunks = max(chunks, min(pages, tuning.workers))
+            bounds = [pages * k // chunks for k in range(chunks + 1)]
+            gate = asyncio.Semaphore(tuning.workers)
+
+            async def chunk(lo: int, hi: int) -> Outcome:
+                async with gate:
+                    return await _apply_chunk(sessions, policy, clock, lo, hi)
+
+            outcomes = await asyncio.gather(*(chunk(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo))
+        finally:
+            async with sessions() as session, session.begin():
+                await session.execute(sa.text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+    return Outcome(sum(o.updated for o in outcomes), sum(o.moved for o in outcomes))
+
+
+async def _snapshot(
+    sessions: async_sessionmaker[AsyncSession], policy: GradingPolicy, clock: Clock, tuning: RecomputeTuning
+) -> tuple[int, int]:
+    """Facts and scores of every customer into the snapshot table, and the rank cut-offs. -> (pages, rows)."""
+    async with sessions() as session, session.begin():
+        await session.execute(sa.text("SELECT set_config('work_mem', :v, true)"), {"v": tuning.work_mem})
+        # a whole-table aggregation: a hash aggregate over a sequential scan, never an index walk
+        await session.execute(sa.text("SET LOCAL enable_indexscan = off"))
+        await session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+        await session.execute(sa.text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+        q = Sql()
+        await session.execute(
+            sa.text(f"CREATE UNLOGGED TABLE {SNAPSHOT_TABLE} AS {scored_sql(q, policy, clock, scoped=False)}"), q.params
+        )
+        await session.execute(sa.text(f"ANALYZE {SNAPSHOT_TABLE}"))
+        await store_rank_cutoffs(session, policy=policy, source=SNAPSHOT_TABLE, now=clock.now)
+        row = (
+            await session.execute(
+                sa.text(
+                    f"SELECT pg_relation_size('{SNAPSHOT_TABLE}') / current_setting('block_size')::int AS pages, "
+                    f"(SELECT count(*) FROM {SNAPSHOT_TABLE}) AS rows"
+                )
+            )
+        ).one()
+    return int(row.pages), int(row.rows)
+
+
+async def _apply_chunk(
+    sessions: async_sessionmaker[AsyncSession], policy: GradingPolicy, clock: Clock, lo: int, hi: int, attempts: int = 5
+) -> Outcome:
+    """Grade and write the snapshot rows on pages [lo, hi); a deadlock with an event handler is retried."""
+    source = f"SELECT * FROM {SNAPSHOT_TABLE} WHERE ctid >= '({lo},0)'::tid AND ctid < '({hi},0)'::tid"
+    for attempt in range(attempts):
+        try:
+            async with sessions() as session, session.begin():
+                # a chunk joins its snapshot rows to their metrics rows by primary key, never by scanning them all
+                await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+                await session.execute(sa.text("SET LOCAL enable_hashjoin = off"))
+                await session.execute(sa.text("SET LOCAL enable_mergejoin = off"))
+                q = Sql()
+                graded = graded_sql(q, policy, source, clock)
+                row = (await session.execute(sa.text(apply_sql(q, graded, clock, snapshot=True)), q.params)).one()
+                return Outcome(row.updated, row.moved)
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def cutoffs_sql(q: Sql, name: str, p: RanksPolicy, source: str) -> str:

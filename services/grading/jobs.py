@@ -19,8 +19,7 @@ log = structlog.get_logger(__name__)
 
 async def recompute(runtime: Runtime, policy: GradingPolicy) -> dict:
     started = time.perf_counter()
-    async with unit_of_work(runtime.sessions) as session:
-        outcome = await evaluation.recompute_all(session, policy=policy)
+    outcome = await evaluation.recompute_all(runtime.sessions, policy=policy)
     if outcome is None:
         return {"status": "busy", "message": "another recompute is running"}
     runtime.relay.wake()

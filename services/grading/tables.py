@@ -13,13 +13,14 @@ orders = sa.Table(
     "grading_orders",
     metadata,
     sa.Column("order_id", sa.String(100), primary_key=True),
-    sa.Column("customer_id", sa.String(64), nullable=False, index=True),
+    sa.Column("customer_id", sa.String(64), nullable=False),
     sa.Column("amount", MONEY, nullable=False),
     sa.Column("cost", MONEY),
     sa.Column("placed_at", TS, nullable=False),
     sa.Column("payment_due", sa.Date),
     sa.Column("paid_amount", MONEY, nullable=False, server_default="0"),
     sa.Column("settled_at", TS),  # when payments first covered the amount
+    sa.Index("grading_orders_customer_placed", "customer_id", "placed_at"),
 )
 
 payments = sa.Table(
@@ -60,12 +61,13 @@ customer_metrics = sa.Table(
     sa.Column("business_unit", sa.String(64)),
     sa.Column("policy", sa.String(64)),
     sa.Column("computed_tier", sa.String(1)),
-    sa.Column("tier", sa.String(1), index=True),
+    sa.Column("tier", sa.String(1)),
     sa.Column("previous_tier", sa.String(1)),
     sa.Column("tier_reason", sa.Text),
     sa.Column("overridden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("tier_effective_at", TS),
     sa.Column("evaluated_at", TS),
+    postgresql_with={"fillfactor": 80},
 )
 
 overrides = sa.Table(

@@ -102,8 +102,7 @@ async def test_orders_age_out_of_the_window_without_any_new_event(sessions, worl
     feed = Feed(sessions, policy)
     await feed.apply(order("c1", "O-1", "1000000.00", ago(300)), order("c2", "O-2", "400000.00", ago(10)))
     assert (await metrics(world, "c1"))["tier"] == "A"
-    async with sessions() as session, session.begin():
-        outcome = await evaluation.recompute_all(session, policy=policy, now=NOW + timedelta(days=70))
+    outcome = await evaluation.recompute_all(sessions, policy=policy, now=NOW + timedelta(days=70))
     assert outcome.moved == 1
     row = await metrics(world, "c1")
     assert (row["tier"], row["purchases_12m"], row["purchases_24m"]) == ("C", Decimal("0.00"), Decimal("1000000.00"))
@@ -139,15 +138,13 @@ async def test_rank_ratios_by_business_unit_and_recompute_emits_only_changes(ses
         for i in range(10):
             cid = f"{team}-{i}"
             await feed.apply(card(cid, team=team), order(cid, f"O-{cid}", f"{(i + 1) * 1000}.00", ago(20)))
-    async with sessions() as session, session.begin():
-        first = await evaluation.recompute_all(session, policy=policy)
+    first = await evaluation.recompute_all(sessions, policy=policy)
     rows = await world.rows("grading", "SELECT customer_id, tier FROM grading_customer_metrics ORDER BY customer_id")
     for team in ("east", "west"):
         got = {r.customer_id: r.tier for r in rows if r.customer_id.startswith(team)}
         assert [got[f"{team}-{i}"] for i in range(9, -1, -1)] == ["A"] * 2 + ["B"] * 3 + ["C"] * 5
     before = len(await tier_events(world))
-    async with sessions() as session, session.begin():
-        again = await evaluation.recompute_all(session, policy=policy)
+    again = await evaluation.recompute_all(sessions, policy=policy)
     assert first.moved == 10 and again.moved == 0
     assert len(await tier_events(world)) == before
     # between rankings a new order is graded against the stored cut-offs
