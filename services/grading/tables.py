@@ -20,6 +20,8 @@ orders = sa.Table(
     sa.Column("payment_due", sa.Date),
     sa.Column("paid_amount", MONEY, nullable=False, server_default="0"),
     sa.Column("settled_at", TS),  # when payments first covered the amount
+    sa.Column("amount_cents", sa.BigInteger, sa.Computed("(amount * 100)::bigint", persisted=True)),
+    sa.Column("cost_cents", sa.BigInteger, sa.Computed("(cost * 100)::bigint", persisted=True)),
     sa.Index("grading_orders_customer_placed", "customer_id", "placed_at"),
 )
 
