@@ -59,6 +59,8 @@ def write_table(scale: str, seconds: float) -> Path:
                 f"| {doc['benchmark']} ({doc.get('scale', '?')}) | {f['name']} | {f['value']:,.1f} | {f['unit']} | "
                 f"{f.get('baseline_name') or ''} | {'' if base is None else f'{base:,.1f}'} | {'' if ratio is None else f'{ratio:.2f}'} |"
             )
+        ran = doc.get("machine", {})
+        notes.append(f"- {doc['benchmark']}: measured {ran.get('when', '?')} on {ran.get('cpus', '?')} CPUs ({ran.get('cpu', '?')})")
         for note in doc.get("notes", []):
             notes.append(f"- {doc['benchmark']}: {note}")
     if notes:

@@ -334,6 +334,8 @@ def apply_sql(q: Sql, graded: str, clock: Clock, *, snapshot: bool = False) -> s
 class Outcome:
     updated: int  # customers whose metrics or tier changed
     moved: int  # customers whose tier changed (TierChanged staged)
+    snapshot_seconds: float = 0.0  # full recompute only: facts, scores and cut-offs of everybody
+    apply_seconds: float = 0.0  # full recompute only: grading and writing the chunks
 
 
 async def evaluate(session: AsyncSession, *, policy: GradingPolicy, customer_ids: list[str], now: datetime | None = None) -> Outcome:
@@ -379,7 +381,9 @@ async def recompute_all(
         if not await guard.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({RECOMPUTE_LOCK})")):
             return None
         try:
+            started = time.perf_counter()
             pages, rows = await _snapshot(sessions, policy, clock, tuning)
+            snapshot_done = time.perf_counter()
             chunks = max(1, min(pages, -(-rows // tuning.chunk_customers)))
             if rows >= 2 * tuning.workers * 1000:
                 chunks = max(chunks, min(pages, tuning.workers))
@@ -394,7 +398,10 @@ async def recompute_all(
         finally:
             async with sessions() as session, session.begin():
                 await session.execute(sa.text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
-    return Outcome(sum(o.updated for o in outcomes), sum(o.moved for o in outcomes))
+    return Outcome(
+        sum(o.updated for o in outcomes), sum(o.moved for o in outcomes),
+        snapshot_seconds=snapshot_done - started, apply_seconds=time.perf_counter() - snapshot_done,
+    )
 
 
 async def _snapshot(

@@ -24,7 +24,10 @@ async def recompute(runtime: Runtime, policy: GradingPolicy) -> dict:
         return {"status": "busy", "message": "another recompute is running"}
     runtime.relay.wake()
     seconds = round(time.perf_counter() - started, 3)
-    log.info("recomputed all tiers", updated=outcome.updated, moved=outcome.moved, seconds=seconds)
+    log.info(
+        "recomputed all tiers", updated=outcome.updated, moved=outcome.moved, seconds=seconds,
+        snapshot_seconds=round(outcome.snapshot_seconds, 3), apply_seconds=round(outcome.apply_seconds, 3),
+    )
     return {"status": "done", "updated": outcome.updated, "tier_changes": outcome.moved, "seconds": seconds}
 
 
