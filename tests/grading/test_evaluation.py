@@ -4,6 +4,7 @@ TierChanged is staged only when the tier changes, ranking is by business unit.""
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
@@ -60,7 +61,9 @@ async def test_sql_grades_exactly_as_the_domain_rules(sessions, world):
             await feed.apply(payment(cid, f"O-{cid}", amount, paid_at.isoformat()))
     for cid, amount, cost, paid_after_due, strategic in cases:
         row = await metrics(world, cid)
-        late = paid_after_due if paid_after_due is not None else 60
+        # unpaid: late by today - due, both as dates in the policy's time zone (the due date was written as a UTC date)
+        today = NOW.astimezone(ZoneInfo(policy.timezone)).date()
+        late = paid_after_due if paid_after_due is not None else (today - (NOW - timedelta(days=60)).date()).days
         on_time = 1.0 if late <= 0 else 0.0
         facts = Metrics(
             purchases_12m=Decimal(amount), purchases_24m=Decimal(amount),

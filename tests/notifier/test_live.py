@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import httpx
 import jsonschema
@@ -131,7 +132,8 @@ async def test_follow_ups_are_published_mailed_and_posted_signed_and_a_broken_we
 
     # the API: a rep's overdue items and agenda, marking done, scope
     rep1 = auth("rep-1", "rep", "team-east")
-    month = f"from={now().date()}&to={now().date() + timedelta(days=31)}"
+    today = now().astimezone(ZoneInfo("Asia/Shanghai")).date()  # the agenda's days are the policy's local days
+    month = f"from={today}&to={today + timedelta(days=31)}"
     agenda = httpx.get(f"{notifier.url}/followups?{month}", headers=rep1).json()
     assert [(f["customer_id"], f["kind"]) for f in agenda["overdue"]] == [("c1", "decision_call")]
     assert [f["kind"] for day in agenda["agenda"] for f in day["followups"]] == ["cadence"]  # C: 30 days after the visit
