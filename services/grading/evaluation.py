@@ -269,9 +269,7 @@ def apply_sql(q: Sql, graded: str, clock: Clock, *, snapshot: bool = False) -> s
         if snapshot
         else ""
     )
-    now_text = q.bind(rfc3339(clock.now), "text")
     topic = q.bind(topics.GRADING, "text")
-    source = q.bind(SOURCE, "text")
     source_json = q.bind(json.dumps(SOURCE), "text")
     # event ids: a time-ordered nonce of this statement (16 hex digits: milliseconds, then random bits) and a
     # digest of the customer (one event per customer here), so a statement's ids land side by side in the
@@ -353,6 +351,20 @@ async def evaluate(session: AsyncSession, *, policy: GradingPolicy, customer_ids
 SNAPSHOT_TABLE = "grading_recompute_scored"  # unlogged, lives for one recompute (under RECOMPUTE_LOCK)
 
 
+# Planner settings of the one aggregation over every order: a hash aggregate over a sequential scan, never an
+# index walk; two workers aggregate and the leader only gathers and merges (with three processes on two cores,
+# every partial hash table of a million customers is built once more and merged once more).
+WHOLE_TABLE_PLANNER = {"enable_indexscan": "off", "enable_bitmapscan": "off", "parallel_leader_participation": "off"}
+# A chunk joins its snapshot rows to their metrics rows by primary key, never by scanning them all.
+CHUNK_PLANNER = {"work_mem": "64MB", "enable_hashjoin": "off", "enable_mergejoin": "off"}
+
+
+async def set_local(session: AsyncSession, settings: dict[str, str]) -> None:
+    """Planner settings for the current transaction only."""
+    for name, value in settings.items():
+        await session.execute(sa.text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+
+
 @dataclass(frozen=True)
 class RecomputeTuning:
     workers: int = 2  # connections applying chunks at once
@@ -409,13 +421,7 @@ async def _snapshot(
 ) -> tuple[int, int]:
     """Facts and scores of every customer into the snapshot table, and the rank cut-offs. -> (pages, rows)."""
     async with sessions() as session, session.begin():
-        await session.execute(sa.text("SELECT set_config('work_mem', :v, true)"), {"v": tuning.work_mem})
-        # a whole-table aggregation: a hash aggregate over a sequential scan, never an index walk
-        await session.execute(sa.text("SET LOCAL enable_indexscan = off"))
-        await session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
-        # two workers aggregate; the leader only gathers and merges (with three processes on two cores,
-        # every partial hash table of a million customers is built once more and merged once more)
-        await session.execute(sa.text("SET LOCAL parallel_leader_participation = off"))
+        await set_local(session, {"work_mem": tuning.work_mem, **WHOLE_TABLE_PLANNER})
         await session.execute(sa.text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
         q = Sql()
         await session.execute(
@@ -442,10 +448,7 @@ async def _apply_chunk(
     for attempt in range(attempts):
         try:
             async with sessions() as session, session.begin():
-                # a chunk joins its snapshot rows to their metrics rows by primary key, never by scanning them all
-                await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-                await session.execute(sa.text("SET LOCAL enable_hashjoin = off"))
-                await session.execute(sa.text("SET LOCAL enable_mergejoin = off"))
+                await set_local(session, CHUNK_PLANNER)
                 q = Sql()
                 graded = graded_sql(q, policy, source, clock)
                 row = (await session.execute(sa.text(apply_sql(q, graded, clock, snapshot=True)), q.params)).one()
