@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.backbone import raw_consume
 from bench.common import Report, args, percentile, workdir
 from services.grading.handlers import RECORD_ORDERS
+from services.grading.settings import GradingSettings
 from shared import events, migrations, topics
 from shared.local import create_topics, free_port
 from shared.stack import ServiceProcess, service_database_url
@@ -140,7 +141,7 @@ async def run(scale: str) -> Report:
     proc = None
     try:
         prefix = f"b{uuid.uuid4().hex[:6]}."
-        await create_topics(infra.kafka_bootstrap, prefix=prefix, partitions=3)
+        await create_topics(infra.kafka_bootstrap, prefix=prefix)  # as `crm up` creates them: 6 partitions each
         url = service_database_url(infra.database_url, "grading", db_prefix=f"crm_{prefix[:-1]}_")
         raw_url = service_database_url(infra.database_url, "grading", db_prefix=f"crm_{prefix[:-1]}_raw_")
         await migrations.upgrade_async("grading", url)
@@ -167,7 +168,11 @@ async def run(scale: str) -> Report:
         ingest_rate = n / (done - first)
         report.add("grading ingest OrderPlaced (batched, graded)", ingest_rate, "events/s", "raw aiokafka consume", consume_rate)
         report.add("grading ingest OrderPlaced (batched, graded)", ingest_rate, "events/s", "batched order upsert alone", upsert_rate)
-        report.notes.append(f"{n} events over {customers} customers; service start to ready {ready - started:.1f}s (not counted)")
+        report.notes.append(
+            f"{n} events over {customers} customers on 6 partitions; one grading process, "
+            f"{GradingSettings().consumer_members} consumer group members, batches of up to 2000; "
+            f"service start to ready {ready - started:.1f}s (not counted)"
+        )
 
         big = "1500000.00"
         latencies = await offered_latency(

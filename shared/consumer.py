@@ -6,6 +6,9 @@ Per batch of Kafka records:
 2. the valid events are applied in ONE database transaction together with their
    ids in the `inbox` table, so a redelivered event changes nothing;
 3. only then are the Kafka offsets committed (manual ack; never ACK_FIRST).
+A service whose handlers are safe to run side by side (`consumer_members` > 1) joins its consumer group with
+that many members in one process: the group splits the partitions between them, and each member consumes,
+applies and commits its own partitions as above, concurrently with the others.
 Transient failures (database or broker unreachable) retry the same batch with
 backoff forever; nothing is skipped. A handler that rejects one event as
 invalid sends only that event to the DLQ.
@@ -136,6 +139,7 @@ class EventConsumer:
         self.stopping = False
 
     def register(self, broker: KafkaBroker) -> None:
+        """Subscribe on `broker` as a member of the service's consumer group (several members: a broker each)."""
         subscriber = broker.subscriber(
             *(self.settings.topic(t) for t in self.handlers),
             group_id=self.settings.group_id,

@@ -6,6 +6,7 @@ Every service is `create_app(ServiceSpec(...))`; a service folder holds only its
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,13 +55,11 @@ class Runtime:
         self.engine = create_engine(self.settings.database_url)
         self.sessions = session_factory(self.engine)
         self.producer: AIOKafkaProducer | None = None  # aiokafka objects must be born inside the event loop
-        self.broker = KafkaBroker(
-            self.settings.kafka_bootstrap_servers,
-            client_id=f"crm-{self.settings.service}",
-            graceful_timeout=30,
-            enable_idempotence=False,
-            log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
-        )
+        self.broker = self._new_broker()
+        # One broker per consumer group member: FastStream starts a broker's subscribers one after the other
+        # and each start waits for its group join; members on their own brokers join the group together.
+        members = self.settings.consumer_members if spec.consumes and self.settings.consumer_enabled else 1
+        self.brokers = [self.broker] + [self._new_broker() for _ in range(members - 1)]
         self.relay = OutboxRelay(sessions=self.sessions, producer=None, settings=self.settings)
         self.consumers = (
             [
@@ -77,7 +76,8 @@ class Runtime:
         )
         if self.settings.consumer_enabled:
             for consumer in self.consumers:
-                consumer.register(self.broker)
+                for broker in self.brokers:
+                    consumer.register(broker)
         for event_type in spec.publishes:
             model, topic = events.EVENT_TYPES[event_type]
             self.broker.publisher(
@@ -87,6 +87,15 @@ class Runtime:
                 schema=model,
             )
         self.tasks: list[asyncio.Task[Any]] = []
+
+    def _new_broker(self) -> KafkaBroker:
+        return KafkaBroker(
+            self.settings.kafka_bootstrap_servers,
+            client_id=f"crm-{self.settings.service}",
+            graceful_timeout=30,
+            enable_idempotence=False,
+            log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
+        )
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -101,11 +110,15 @@ class Runtime:
         for consumer in self.consumers:
             consumer.producer = self.producer
         await self._until_up("producer", self.producer.start)
-        await self._until_up("broker", self.broker.start)
+        await asyncio.gather(*(self._until_up("broker", broker.start) for broker in self.brokers))
         if self.settings.relay_enabled:
             self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for job in self.spec.background:
             self.tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
+        # Everything built so far (modules, app, models, engine) lives as long as the process: keep it out of the
+        # cyclic garbage collector's generations, which otherwise re-walks it on every collection of a hot path.
+        gc.collect()
+        gc.freeze()
         log.info("service started", port=self.settings.http_port)
 
     async def _until_up(self, what: str, start: Callable[[], Awaitable[Any]]) -> None:
@@ -124,7 +137,7 @@ class Runtime:
         for consumer in self.consumers:
             consumer.stopping = True
         self.relay.stop()
-        await self.broker.stop()
+        await asyncio.gather(*(broker.stop() for broker in self.brokers))
         for task in self.tasks:
             if task.get_name() != "outbox-relay":
                 task.cancel()

@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     # consumer chassis
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # members of the service's consumer group in this process: the group splits the partitions between them
+    # and each applies its own side by side with the others; more than 1 only for services whose handlers lock
+    # what they read before they write (see services/grading)
+    consumer_members: int = Field(default=1, ge=1, le=16)
     consumer_enabled: bool = True
     # how long the group waits for a silent (killed) member before its partitions move
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)

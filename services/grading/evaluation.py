@@ -328,6 +328,17 @@ def apply_sql(q: Sql, graded: str, clock: Clock, *, snapshot: bool = False) -> s
     """
 
 
+# Creates the missing rows and locks all of them (an ON CONFLICT DO UPDATE locks a row even when its WHERE is
+# false), so no other transaction changes a customer between reading its facts and writing its tier.
+LOCK_CUSTOMERS = sa.text(
+    """
+    INSERT INTO grading_customer_metrics AS m (customer_id)
+    SELECT DISTINCT unnest(CAST(:customer_id AS text[])) ORDER BY 1
+    ON CONFLICT (customer_id) DO UPDATE SET customer_id = m.customer_id WHERE false
+    """
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     updated: int  # customers whose metrics or tier changed

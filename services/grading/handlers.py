@@ -1,7 +1,10 @@
 """Event handlers: keep the money facts per customer (set-based, one statement per batch) and re-grade who moved.
 
 Grading happens in the consumer's transaction, so a TierChanged is staged in
-the outbox together with the facts that caused it.
+the outbox together with the facts that caused it. Every handler first writes
+or locks the metrics rows of the customers it will re-grade (in customer order),
+so transactions running side by side (one per partition) never grade a customer
+from facts another one is changing.
 """
 
 from __future__ import annotations
@@ -74,13 +77,6 @@ SETTLE_ORDERS = sa.text(
     """
 )
 
-ENSURE_CUSTOMERS = sa.text(
-    """
-    INSERT INTO grading_customer_metrics (customer_id)
-    SELECT DISTINCT unnest(CAST(:customer_id AS text[])) ORDER BY 1
-    ON CONFLICT (customer_id) DO NOTHING
-    """
-)
 
 # Snapshots carry a revision: an older one never overwrites a newer one.
 RECORD_CUSTOMERS = sa.text(
@@ -138,7 +134,7 @@ def build_handlers(policy: Callable[[], GradingPolicy]) -> dict[str, BatchHandle
             return
         await session.execute(SETTLE_ORDERS, {"order_ids": sorted(set(recorded))})
         customers = sorted({p.customer_id for p in paid})
-        await session.execute(ENSURE_CUSTOMERS, {"customer_id": customers})
+        await session.execute(evaluation.LOCK_CUSTOMERS, {"customer_id": customers})
         await evaluation.evaluate(session, policy=policy(), customer_ids=customers)
 
     @batched

@@ -147,5 +147,7 @@ async def expire_overrides(session: AsyncSession, *, policy: GradingPolicy, now:
             for e in expired
         ],
     )
-    await evaluation.evaluate(session, policy=policy, customer_ids=[e.customer_id for e in expired], now=now)
+    customers = sorted({e.customer_id for e in expired})
+    await session.execute(evaluation.LOCK_CUSTOMERS, {"customer_id": customers})
+    await evaluation.evaluate(session, policy=policy, customer_ids=customers, now=now)
     return len(expired)

@@ -87,6 +87,7 @@ def test_status_change_uses_from_on_the_wire():
         (None, "unparseable", "empty"),
         (envelope(specversion="0.3"), "envelope_violation", "specversion"),
         (envelope(id=""), "envelope_violation", "id"),
+        (envelope(id="   "), "envelope_violation", "blank"),
         (envelope(time="yesterday"), "envelope_violation", "time"),
         (envelope(event_type="Bogus"), "unknown_type", "Bogus"),
         (envelope(data=order(amount="-5.00")), "schema_violation", "amount"),
@@ -101,6 +102,25 @@ def test_what_cannot_be_applied_is_named(raw, reason, mentions):
         events.decode(raw)
     assert caught.value.reason == reason
     assert mentions in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        envelope(),
+        envelope(data=order(amount=12500.5, cost="3.1", payment_due="2026-12-22", currency="USD"), extension="y"),
+        envelope(data=order(future_field={"nested": [1]}), subject=None),
+        envelope("PaymentReceived", {"payment_id": "P", "order_id": "SO-1", "customer_id": "c-1", "amount": "1", "paid_at": "2026-11-22T10:00:00Z"}),
+        envelope("CustomerUpdated", {"customer_id": "c-1", "number": "N", "name": "名字", "owner_rep_id": "r", "team_id": "t", "x": 1,
+                                     "strategic_partner": True, "high_potential": False, "lifecycle": "new", "revision": 2}),
+    ],
+)
+def test_the_one_pass_parse_agrees_with_the_step_by_step_one(raw):
+    envelope_, data = events.decode(raw)
+    assert isinstance(envelope_, events.TYPED_ENVELOPES[envelope_.type])  # valid events take the one-pass path
+    stepwise = events.CloudEvent.model_validate(json.loads(raw))
+    assert data == stepwise.payload()
+    assert envelope_.model_dump(exclude={"data"}) == stepwise.model_dump(exclude={"data"})
 
 
 def test_new_event_ids_are_unique_and_times_aware():
