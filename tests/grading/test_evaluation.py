@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
+import sqlalchemy as sa
 
 from services.grading import domain, evaluation, tiers
 from services.grading.domain import Flags, Metrics
@@ -196,3 +197,15 @@ async def test_customer_updated_lifts_and_an_older_snapshot_never_wins(sessions,
     await feed.apply(card("c1", revision=1, strategic=False))
     row = await metrics(world, "c1")
     assert (row["tier"], row["customer_revision"], row["tier_reason"]) == ("A", 2, "strategic partner lifts to A")
+
+
+async def test_the_key_lookup_planner_setting_ends_with_the_evaluation(sessions):
+    """A scoped evaluation turns sequential scans off for its own statement only: the rest of the consumer's
+    transaction (further handlers of the batch) plans as configured."""
+    feed = Feed(sessions, GradingPolicy())
+    await feed.apply(order("c1", "O-1", "1000.00", ago(3)))
+    async with sessions() as session, session.begin():
+        await session.execute(sa.text("SET LOCAL enable_seqscan = on"))
+        outcome = await evaluation.evaluate(session, policy=GradingPolicy(), customer_ids=["c1"], now=NOW + timedelta(days=400))
+        assert outcome.updated == 1  # the order aged out of every window: metrics changed
+        assert await session.scalar(sa.text("SHOW enable_seqscan")) == "on"
