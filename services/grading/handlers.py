@@ -3,7 +3,7 @@
 Grading happens in the consumer's transaction, so a TierChanged is staged in
 the outbox together with the facts that caused it. Every handler first writes
 or locks the metrics rows of the customers it will re-grade (in customer order),
-so transactions running side by side (one per partition) never grade a customer
+so transactions running side by side (one per consumer group member) never grade a customer
 from facts another one is changing.
 """
 
